@@ -1,0 +1,287 @@
+"""The default backend: a bounded in-memory queue served by a pool of worker tasks (anyio)."""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import math
+from collections import deque
+from dataclasses import dataclass
+from types import TracebackType
+
+import anyio
+import anyio.abc
+
+from ..errors import EmitterNotRunningError, QueueFullError
+from ..events import Event
+from ..routing import Subscription
+from .base import BaseEventEmitterBackend, ShutdownReport, UndeliveredCall
+
+__all__ = ["EmitterStats", "SimpleEventEmitter"]
+
+logger = logging.getLogger("typed_events")
+
+# Workers yield to the event loop after this many calls in a row, so a burst of
+# listeners that never await cannot starve the emitter or block cancellation.
+_CALLS_BETWEEN_CHECKPOINTS = 64
+
+
+@dataclass
+class EmitterStats:
+    """Counters of a :class:`SimpleEventEmitter`; nothing is dropped without counting it."""
+
+    emitted: int = 0  # events accepted (that had at least one listener)
+    delivered: int = 0  # listener calls that returned
+    failed: int = 0  # listener calls that finally raised (after retries)
+    rejected: int = 0  # sync emits refused with QueueFullError
+    dropped: int = 0  # listener calls not completed at shutdown
+
+
+class _Pending:
+    """One accepted event: one queue item, whatever its number of listeners."""
+
+    __slots__ = ("context", "event", "next_index", "remaining", "subscriptions")
+
+    def __init__(
+        self,
+        event: Event,
+        context: contextvars.Context,
+        subscriptions: tuple[Subscription, ...],
+    ) -> None:
+        self.event = event
+        self.context = context
+        self.subscriptions = subscriptions
+        self.next_index = 0  # the next listener to start
+        self.remaining = len(subscriptions)  # listener calls not yet finished
+
+
+class _OrderedLane:
+    """The backlog of an ``ordered=True`` listener: run by one worker at a time, in order."""
+
+    __slots__ = ("backlog", "busy", "subscription")
+
+    def __init__(self, subscription: Subscription) -> None:
+        self.subscription = subscription
+        self.backlog: deque[_Pending] = deque()
+        self.busy = False
+
+
+class SimpleEventEmitter(BaseEventEmitterBackend):
+    """In-memory backend on anyio (asyncio and trio).
+
+    :param max_pending: events accepted but not yet fully handled; past it a sync
+        ``emit`` raises :class:`QueueFullError` and ``emit_async`` waits for room.
+    :param max_concurrency: listener calls running at once (the worker pool size).
+    :param shutdown_timeout: seconds the exit waits for the queue to drain before it
+        cancels what still runs and reports it.
+    """
+
+    def __init__(
+        self,
+        max_pending: int = 10_000,
+        max_concurrency: int = 64,
+        shutdown_timeout: float = 10.0,
+    ) -> None:
+        if not isinstance(max_pending, int) or max_pending < 1:
+            raise ValueError(f"max_pending must be an int >= 1, got {max_pending!r}")
+        if not isinstance(max_concurrency, int) or max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be an int >= 1, got {max_concurrency!r}")
+        if not (shutdown_timeout >= 0 and not math.isnan(shutdown_timeout)):
+            raise ValueError(f"shutdown_timeout must be seconds >= 0, got {shutdown_timeout!r}")
+        self.max_pending = max_pending
+        self.max_concurrency = max_concurrency
+        self.shutdown_timeout = shutdown_timeout
+        self.stats = EmitterStats()
+        self._running = False
+        self._queue: deque[_Pending] = deque()
+        self._pending = 0
+        self._idle_workers: list[anyio.Event] = []
+        self._room_waiters: deque[anyio.Event] = deque()
+        self._drained: anyio.Event | None = None
+        self._lanes: dict[int, _OrderedLane] = {}
+        self._in_flight: dict[int, tuple[Subscription, _Pending]] = {}
+        self._task_group: anyio.abc.TaskGroup | None = None
+
+    # -- accepting events ---------------------------------------------------------
+
+    def emit(self, event: Event) -> None:
+        """Queue ``event`` for its listeners; never blocks.
+
+        :raises QueueFullError: if ``max_pending`` events are already pending.
+        :raises EmitterNotRunningError: outside ``async with``.
+        """
+        if not self._running:
+            raise EmitterNotRunningError("SimpleEventEmitter is not running")
+        subscriptions = self.attached_dispatcher.routing.routes.get(event.event_id)
+        if not subscriptions:
+            return  # a known event with no listener is a no-op
+        if self._pending >= self.max_pending:
+            self.stats.rejected += 1
+            raise QueueFullError(self.max_pending)
+        self._enqueue(event, subscriptions)
+
+    async def emit_async(self, event: Event) -> None:
+        """Queue ``event``, waiting for room when ``max_pending`` events are pending."""
+        if not self._running:
+            raise EmitterNotRunningError("SimpleEventEmitter is not running")
+        subscriptions = self.attached_dispatcher.routing.routes.get(event.event_id)
+        if not subscriptions:
+            await anyio.lowlevel.checkpoint()
+            return
+        while self._pending >= self.max_pending:
+            waiter = anyio.Event()
+            self._room_waiters.append(waiter)
+            try:
+                await waiter.wait()
+            finally:
+                if not waiter.is_set():
+                    self._room_waiters.remove(waiter)
+            if not self._running:
+                raise EmitterNotRunningError("SimpleEventEmitter stopped while waiting for room")
+        self._enqueue(event, subscriptions)
+
+    def _enqueue(self, event: Event, subscriptions: tuple[Subscription, ...]) -> None:
+        self._pending += 1
+        self.stats.emitted += 1
+        self._queue.append(_Pending(event, contextvars.copy_context(), subscriptions))
+        idle = self._idle_workers
+        for _ in range(min(len(subscriptions), len(idle))):
+            idle.pop().set()
+
+    # -- running listeners --------------------------------------------------------
+
+    async def _worker(self, worker_id: int) -> None:
+        queue = self._queue
+        deliver = self.attached_dispatcher.deliver
+        in_flight = self._in_flight
+        calls_in_a_row = 0
+        while True:
+            if not queue:
+                calls_in_a_row = 0
+                wake = anyio.Event()
+                self._idle_workers.append(wake)
+                await wake.wait()
+                continue
+            item = queue[0]
+            subscription = item.subscriptions[item.next_index]
+            item.next_index += 1
+            if item.next_index == len(item.subscriptions):
+                queue.popleft()
+            if subscription.listener.options.ordered:
+                await self._run_lane(worker_id, subscription, item)
+            else:
+                in_flight[worker_id] = (subscription, item)
+                outcome = await deliver(subscription, item.event, item.context)
+                del in_flight[worker_id]
+                self._finish_call(item, outcome.exception is None)
+            calls_in_a_row += 1
+            if calls_in_a_row >= _CALLS_BETWEEN_CHECKPOINTS:
+                calls_in_a_row = 0
+                await anyio.lowlevel.checkpoint()
+
+    async def _run_lane(self, worker_id: int, subscription: Subscription, item: _Pending) -> None:
+        lane = self._lanes.get(id(subscription))
+        if lane is None:
+            lane = self._lanes[id(subscription)] = _OrderedLane(subscription)
+        lane.backlog.append(item)
+        if lane.busy:
+            return  # the worker already running this lane takes it, in order
+        lane.busy = True
+        try:
+            while lane.backlog:
+                queued = lane.backlog[0]
+                self._in_flight[worker_id] = (subscription, queued)
+                outcome = await self.attached_dispatcher.deliver(
+                    subscription, queued.event, queued.context
+                )
+                del self._in_flight[worker_id]
+                lane.backlog.popleft()
+                self._finish_call(queued, outcome.exception is None)
+        finally:
+            lane.busy = False
+
+    def _finish_call(self, item: _Pending, succeeded: bool) -> None:
+        if succeeded:
+            self.stats.delivered += 1
+        else:
+            self.stats.failed += 1
+        item.remaining -= 1
+        if item.remaining:
+            return
+        self._pending -= 1
+        if self._room_waiters:
+            self._room_waiters.popleft().set()
+        if self._pending == 0 and self._drained is not None:
+            self._drained.set()
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    async def __aenter__(self) -> SimpleEventEmitter:
+        if self._running:
+            raise EmitterNotRunningError(
+                "this SimpleEventEmitter is already running; give each bus its own backend"
+            )
+        self.attached_dispatcher  # noqa: B018  # fail early when no bus attached us
+        self.stats = EmitterStats()
+        self.shutdown_report = None
+        self._task_group = anyio.create_task_group()
+        await self._task_group.__aenter__()
+        for worker_id in range(self.max_concurrency):
+            self._task_group.start_soon(self._worker, worker_id)
+        self._running = True
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        assert self._task_group is not None
+        timed_out = False
+        # Shielded: an app being cancelled still gets its graceful drain.
+        with anyio.CancelScope(shield=True):
+            with anyio.move_on_after(self.shutdown_timeout) as scope:
+                while self._pending:
+                    self._drained = anyio.Event()
+                    await self._drained.wait()
+            timed_out = scope.cancelled_caught
+            self._running = False
+            calls = self._undelivered_calls()
+        self._task_group.cancel_scope.cancel()
+        await self._task_group.__aexit__(None, None, None)
+        self._task_group = None
+        self._drained = None
+        for waiter in self._room_waiters:
+            waiter.set()  # they see _running is False and raise EmitterNotRunningError
+        self._room_waiters.clear()
+        self._queue.clear()
+        self._lanes.clear()
+        self._in_flight.clear()
+        self._idle_workers.clear()
+        self._pending = 0
+        self.shutdown_report = ShutdownReport(calls, timed_out)
+        if calls:
+            self.stats.dropped += len(calls)
+            logger.warning(
+                "shutdown_timeout (%.3gs) ran out; %d listener call(s) not delivered "
+                "(raise SimpleEventEmitter(shutdown_timeout=...) to wait longer):\n%s",
+                self.shutdown_timeout,
+                len(calls),
+                self.shutdown_report,
+            )
+
+    def _undelivered_calls(self) -> tuple[UndeliveredCall, ...]:
+        calls: list[UndeliveredCall] = []
+        for subscription, item in self._in_flight.values():
+            calls.append(UndeliveredCall(item.event, subscription.listener.name, "cancelled"))
+        running = {(id(s), id(i)) for s, i in self._in_flight.values()}
+        for lane in self._lanes.values():
+            name = lane.subscription.listener.name
+            for item in lane.backlog:
+                if (id(lane.subscription), id(item)) not in running:
+                    calls.append(UndeliveredCall(item.event, name, "not started"))
+        for item in self._queue:
+            for subscription in item.subscriptions[item.next_index :]:
+                calls.append(UndeliveredCall(item.event, subscription.listener.name, "not started"))
+        return tuple(calls)

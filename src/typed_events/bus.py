@@ -1,0 +1,266 @@
+"""The event bus: validates at the call site, routes to checked listeners, runs a backend."""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+from collections.abc import Callable, Iterable
+from types import TracebackType
+from typing import Any, ParamSpec, overload
+
+import anyio
+import anyio.from_thread
+import anyio.lowlevel
+
+from .backends.base import BaseEventEmitterBackend, ShutdownReport
+from .backends.memory import SimpleEventEmitter
+from .dispatch import DispatchResult, Dispatcher, ErrorHandler
+from .errors import DuplicateEventError, EmitterNotRunningError, UnknownEventError
+from .events import Event, resolve_live
+from .listeners import Listener
+from .routing import Routing
+
+__all__ = ["EventBus"]
+
+P = ParamSpec("P")
+
+EmitObserver = Callable[[Event], None]
+
+
+class EventBus:
+    """Typed events in, checked listeners out.
+
+    Building the bus checks every listener against every event it subscribes to and
+    raises one :class:`~typed_events.ListenerSignatureError` listing all problems.
+
+    ```python
+    bus = EventBus(listeners=[send_welcome], events=[UserDeleted])
+    async with bus:
+        bus.emit(UserCreated(email="a@example.com"))
+    ```
+
+    :param listeners: functions decorated with :func:`~typed_events.listener`.
+    :param events: event classes to know even without listeners (so string ids
+        resolve and a known event with no listener is a no-op).
+    :param backend: defaults to a new :class:`~typed_events.SimpleEventEmitter`.
+    :param on_error: ``on_error(event, listener, exception)``, sync or async, called once
+        per listener call that finally fails.
+    :raises ListenerSignatureError: if a listener cannot accept an event it subscribes to.
+    :raises DuplicateEventError: if two classes claim one id.
+    """
+
+    def __init__(
+        self,
+        listeners: Iterable[Listener[..., Any]] = (),
+        events: Iterable[type[Event]] = (),
+        *,
+        backend: BaseEventEmitterBackend | None = None,
+        on_error: ErrorHandler | None = None,
+    ) -> None:
+        self.routing = Routing.build(listeners, events)
+        self.registry = self.routing.registry
+        self.backend = backend if backend is not None else SimpleEventEmitter()
+        self.dispatcher = Dispatcher(self.routing, on_error)
+        self.shutdown_report: ShutdownReport | None = None
+        self._state = "stopped"
+        self._token: anyio.lowlevel.EventLoopToken | None = None
+        self._loop_thread: int | None = None
+        self._observers: list[EmitObserver] = []
+
+    @property
+    def listeners(self) -> tuple[Listener[..., Any], ...]:
+        """The listeners, in registration order."""
+        return self.routing.listeners
+
+    @property
+    def running(self) -> bool:
+        """True between entering and leaving ``async with bus``."""
+        return self._state == "running"
+
+    # -- emitting ---------------------------------------------------------------------
+
+    @overload
+    def emit(self, event: Event, /) -> None: ...
+    @overload
+    def emit(self, event: Callable[P, Event], /, *args: P.args, **kwargs: P.kwargs) -> None: ...
+    @overload
+    def emit(self, event: str, /, *args: Any, **kwargs: Any) -> None: ...
+    def emit(self, event: Event | Callable[..., Event] | str, /, *args: Any, **kwargs: Any) -> None:
+        """Validate an event and queue it for its listeners; never waits.
+
+        Three forms: ``emit(UserCreated(email=...))``, ``emit(UserCreated, email=...)``
+        and ``emit("user_created", email=...)`` (positional arguments fill the fields
+        in declaration order). Safe to call from another thread.
+
+        :raises pydantic.ValidationError: if the payload does not fit the event.
+        :raises UnknownEventError: for an id no event declares (with a suggestion).
+        :raises EmitterNotRunningError: outside ``async with bus``.
+        :raises QueueFullError: when the backend's bounded queue is full.
+        """
+        instance = self.validate(event, *args, **kwargs)
+        self._require_running()
+        for observe in self._observers:
+            observe(instance)
+        if threading.get_ident() == self._loop_thread:
+            self.backend.emit(instance)
+            return
+        # From another thread: hand over to the event loop and wait only for the
+        # hand-over (so a full queue still raises here), with this thread's contextvars.
+        context = contextvars.copy_context()
+        try:
+            anyio.from_thread.run_sync(context.run, self.backend.emit, instance, token=self._token)
+        except anyio.RunFinishedError:
+            raise EmitterNotRunningError(
+                "the event loop running this bus has finished; emit inside `async with bus`"
+            ) from None
+
+    @overload
+    async def emit_async(self, event: Event, /) -> None: ...
+    @overload
+    async def emit_async(
+        self, event: Callable[P, Event], /, *args: P.args, **kwargs: P.kwargs
+    ) -> None: ...
+    @overload
+    async def emit_async(self, event: str, /, *args: Any, **kwargs: Any) -> None: ...
+    async def emit_async(
+        self, event: Event | Callable[..., Event] | str, /, *args: Any, **kwargs: Any
+    ) -> None:
+        """Like :meth:`emit`, but waits for room instead of raising when the queue is full.
+
+        With a durable backend it returns once the backend has accepted the write.
+        """
+        instance = self.validate(event, *args, **kwargs)
+        self._require_running()
+        for observe in self._observers:
+            observe(instance)
+        await self.backend.emit_async(instance)
+
+    @overload
+    async def emit_and_wait(self, event: Event, /) -> DispatchResult: ...
+    @overload
+    async def emit_and_wait(
+        self, event: Callable[P, Event], /, *args: P.args, **kwargs: P.kwargs
+    ) -> DispatchResult: ...
+    @overload
+    async def emit_and_wait(self, event: str, /, *args: Any, **kwargs: Any) -> DispatchResult: ...
+    async def emit_and_wait(
+        self, event: Event | Callable[..., Event] | str, /, *args: Any, **kwargs: Any
+    ) -> DispatchResult:
+        """Run every listener of the event in this process now and return their outcomes.
+
+        Listener exceptions do not raise here: they are in ``result.outcomes`` (and
+        logged, and passed to ``on_error``, as for :meth:`emit`).
+        """
+        instance = self.validate(event, *args, **kwargs)
+        self._require_running()
+        for observe in self._observers:
+            observe(instance)
+        return await self.dispatcher.dispatch(instance)
+
+    def validate(
+        self, event: Event | Callable[..., Event] | str, /, *args: Any, **kwargs: Any
+    ) -> Event:
+        """Turn any of the three emit forms into a validated event instance.
+
+        :raises pydantic.ValidationError: if the payload does not fit the event.
+        :raises UnknownEventError: for an id no event declares.
+        """
+        if isinstance(event, Event):
+            if args or kwargs:
+                raise TypeError(
+                    f"emit() got an {type(event).__qualname__} instance and extra arguments; "
+                    "pass either an instance or the class (or id) with its fields"
+                )
+            registered = self.registry.get(event.event_id)
+            if registered is not None and registered is not type(event):
+                raise DuplicateEventError(event.event_id, (registered, type(event)))
+            return event
+        if isinstance(event, str):
+            event_class = self.registry.get(event) or resolve_live(event)
+            if event_class is None:
+                raise UnknownEventError(event, self.registry.ids(), "in emit()")
+        elif isinstance(event, type) and issubclass(event, Event):
+            event_class = event
+            registered = self.registry.get(event_class.event_id)
+            if registered is not None and registered is not event_class:
+                raise DuplicateEventError(event_class.event_id, (registered, event_class))
+        else:
+            raise TypeError(
+                f"emit() takes an Event instance, an Event class or an event id, got {event!r}"
+            )
+        if args:
+            kwargs = _fill_positional(event_class, args, kwargs)
+        return event_class(**kwargs)
+
+    def _require_running(self) -> None:
+        if self._state != "running":
+            raise EmitterNotRunningError(
+                f"the bus is {self._state}: emit inside `async with bus:` "
+                "(with Litestar, the plugin enters it in the app's lifespan)"
+            )
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    async def __aenter__(self) -> EventBus:
+        if self._state != "stopped":
+            raise EmitterNotRunningError(
+                f"the bus is already {self._state}; enter `async with bus` once at a time"
+            )
+        self._state = "starting"
+        self.shutdown_report = None
+        self.dispatcher.failed_calls = 0
+        try:
+            self.backend.attach(self.dispatcher)
+            await self.backend.__aenter__()
+        except BaseException:
+            self._state = "stopped"
+            raise
+        self._token = anyio.lowlevel.current_token()
+        self._loop_thread = threading.get_ident()
+        self._state = "running"
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        # Still "running" while the backend drains: follow-up emits from listeners
+        # are delivered.
+        try:
+            await self.backend.__aexit__(exc_type, exc_value, traceback)
+        finally:
+            self._state = "stopped"
+            self._token = None
+            self._loop_thread = None
+            self.shutdown_report = self.backend.shutdown_report
+
+    # -- observing ----------------------------------------------------------------------
+
+    def add_observer(self, observer: EmitObserver) -> Callable[[], None]:
+        """Call ``observer(event)`` on every validated emit; returns a function that removes it.
+
+        This is what :mod:`typed_events.testing` builds on.
+        """
+        self._observers.append(observer)
+        return lambda: self._observers.remove(observer)
+
+
+def _fill_positional(
+    event_class: type[Event], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> dict[str, Any]:
+    names = list(event_class.model_fields)
+    if len(args) > len(names):
+        raise TypeError(
+            f"{event_class.__qualname__} takes at most {len(names)} positional field value(s) "
+            f"({', '.join(names)}), got {len(args)}"
+        )
+    filled = dict(zip(names, args, strict=False))
+    both = sorted(filled.keys() & kwargs.keys())
+    if both:
+        raise TypeError(
+            f"{event_class.__qualname__}: field(s) {', '.join(both)} given both by position "
+            "and by keyword"
+        )
+    return {**filled, **kwargs}

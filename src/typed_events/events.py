@@ -1,0 +1,146 @@
+"""Events: frozen Pydantic models keyed by an id, and the registry that maps ids to them."""
+
+from __future__ import annotations
+
+import gc
+import re
+import weakref
+from collections.abc import Iterable, Iterator
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from .errors import DuplicateEventError, UnknownEventError
+
+__all__ = ["Event", "EventRegistry", "event_id_from_name"]
+
+_WORD_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+def event_id_from_name(class_name: str) -> str:
+    """Derive an event id from a class name: ``PasswordChanged`` -> ``password_changed``."""
+    return _WORD_BOUNDARY.sub("_", class_name).lower()
+
+
+# Every Event subclass defined so far, by id. Weak, so that classes defined inside
+# tests (and then dropped) do not claim their id forever.
+_live_events: dict[str, list[weakref.ref[type[Event]]]] = {}
+
+
+class Event(BaseModel):
+    """Base class of every event: a frozen Pydantic model with a class-level ``event_id``.
+
+    ```python
+    class UserCreated(Event, event_id="user_created"):
+        email: str
+    ```
+
+    Without ``event_id=`` the id is the class name in snake_case. One validated
+    instance is shared by all listeners; it is frozen so none can change it under
+    another.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_id: ClassVar[str] = "event"
+
+    def __init_subclass__(cls, *, event_id: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if event_id is not None and (not isinstance(event_id, str) or not event_id):
+            raise TypeError(
+                f"{cls.__qualname__}: event_id must be a non-empty string, got {event_id!r}"
+            )
+        cls.event_id = event_id or event_id_from_name(cls.__name__)
+        _live_events.setdefault(cls.event_id, []).append(weakref.ref(cls))
+
+
+def live_event_classes(event_id: str) -> list[type[Event]]:
+    """The distinct Event subclasses alive in this process that declare ``event_id``."""
+    refs = _live_events.get(event_id, [])
+    alive = [cls for ref in refs if (cls := ref()) is not None]
+    if len(alive) != len(refs):
+        _live_events[event_id] = [weakref.ref(cls) for cls in alive]
+    return alive
+
+
+def all_live_ids() -> list[str]:
+    """Every id some live Event subclass declares."""
+    return [event_id for event_id in list(_live_events) if live_event_classes(event_id)]
+
+
+def resolve_live(event_id: str) -> type[Event] | None:
+    """The one live class declaring ``event_id``; None if none does.
+
+    Two live classes with nothing to decide between them is an error, but first let
+    the garbage collector drop classes that only reference cycles keep alive (a test's
+    local event class outlives its test that way).
+    """
+    candidates = live_event_classes(event_id)
+    if len(candidates) > 1:
+        gc.collect()
+        candidates = live_event_classes(event_id)
+    if len(candidates) > 1:
+        raise DuplicateEventError(event_id, candidates)
+    return candidates[0] if candidates else None
+
+
+class EventRegistry:
+    """Maps event ids to event classes, refusing two different classes for one id.
+
+    A bus builds one from ``events=[...]`` and its listeners; you rarely build one
+    yourself.
+    """
+
+    def __init__(self, events: Iterable[type[Event]] = ()) -> None:
+        self._by_id: dict[str, type[Event]] = {}
+        for event_class in events:
+            self.register(event_class)
+
+    def register(self, event_class: type[Event]) -> type[Event]:
+        """Add ``event_class``; registering the same class twice is harmless.
+
+        :raises TypeError: if ``event_class`` is not an Event subclass.
+        :raises DuplicateEventError: if another class already has its id.
+        """
+        if not (isinstance(event_class, type) and issubclass(event_class, Event)):
+            raise TypeError(
+                f"expected an Event subclass, got {event_class!r}; "
+                "declare events as `class X(Event): ...`"
+            )
+        if event_class is Event:
+            raise TypeError("register Event subclasses, not Event itself")
+        existing = self._by_id.get(event_class.event_id)
+        if existing is not None and existing is not event_class:
+            raise DuplicateEventError(event_class.event_id, (existing, event_class))
+        self._by_id[event_class.event_id] = event_class
+        return event_class
+
+    def get(self, event_id: str) -> type[Event] | None:
+        """The class registered for ``event_id``, or None."""
+        return self._by_id.get(event_id)
+
+    def resolve(self, event_id: str, *, where: str = "") -> type[Event]:
+        """The class registered for ``event_id``.
+
+        :raises UnknownEventError: naming the closest known id.
+        """
+        event_class = self._by_id.get(event_id)
+        if event_class is None:
+            raise UnknownEventError(event_id, self._by_id, where)
+        return event_class
+
+    def __contains__(self, event_id: object) -> bool:
+        return event_id in self._by_id
+
+    def __iter__(self) -> Iterator[type[Event]]:
+        return iter(self._by_id.values())
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def ids(self) -> list[str]:
+        """The registered ids, in registration order."""
+        return list(self._by_id)
+
+    def __repr__(self) -> str:
+        return f"EventRegistry({self.ids()!r})"

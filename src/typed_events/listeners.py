@@ -1,0 +1,202 @@
+"""Listeners: callables subscribed to events, with their delivery options."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, ParamSpec, TypeVar
+
+from .events import Event
+
+__all__ = ["Listener", "ListenerOptions", "listener"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+EventRef = type[Event] | str
+
+
+@dataclass(frozen=True)
+class ListenerOptions:
+    """How a listener is called.
+
+    :param retries: extra attempts after a call raises (0: no retry).
+    :param retry_backoff: seconds before the first retry; doubles on each further one.
+    :param timeout: seconds one call may take before it is cancelled (None: no limit).
+    :param ordered: handle this listener's events one at a time, in emit order.
+    """
+
+    retries: int = 0
+    retry_backoff: float = 0.1
+    timeout: float | None = None
+    ordered: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.retries, int) or self.retries < 0:
+            raise ValueError(f"retries must be an int >= 0, got {self.retries!r}")
+        if not _is_finite_non_negative(self.retry_backoff):
+            raise ValueError(f"retry_backoff must be seconds >= 0, got {self.retry_backoff!r}")
+        if self.timeout is not None and not (
+            _is_finite_non_negative(self.timeout) and self.timeout > 0
+        ):
+            raise ValueError(f"timeout must be seconds > 0 or None, got {self.timeout!r}")
+
+    def backoff_before(self, attempt: int) -> float:
+        """Seconds to wait before retry number ``attempt`` (1 for the first retry)."""
+        return float(self.retry_backoff * 2 ** (attempt - 1))
+
+
+def _is_finite_non_negative(value: object) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value >= 0
+    )
+
+
+class Listener(Generic[P, R]):
+    """A callable subscribed to one or more events; made by :func:`listener`.
+
+    Calling it calls the wrapped function unchanged, so tests can call listeners
+    directly. ``events`` holds what it subscribes to (classes or string ids), in the
+    order given.
+    """
+
+    def __init__(
+        self,
+        func: Callable[P, R],
+        events: tuple[EventRef, ...],
+        options: ListenerOptions,
+    ) -> None:
+        self.func = func
+        self.events = events
+        self.options = options
+        self.is_async = _is_async_callable(func)
+        self.name = qualified_name(func)
+        self.location = source_location(func)
+        functools.update_wrapper(self, func, updated=())  # type: ignore[arg-type]  # func may be any callable, not only a function
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        return self.func(*args, **kwargs)
+
+    def __get__(self, instance: object, owner: type | None = None) -> Listener[..., R]:
+        # Decorating a method: `instance.method` is a listener bound to that instance.
+        if instance is None:
+            return self
+        bound = self.func.__get__(instance, owner)  # type: ignore[attr-defined]  # functions are descriptors
+        return Listener(bound, self.events, self.options)
+
+    @property
+    def where(self) -> str:
+        """``qualified.name (file:line)``, as error messages show it."""
+        return f"{self.name} ({self.location})"
+
+    def __repr__(self) -> str:
+        ids = ", ".join(e if isinstance(e, str) else e.event_id for e in self.events)
+        return f"<Listener {self.name} on {ids}>"
+
+
+def listener(
+    *events: EventRef,
+    retries: int = 0,
+    retry_backoff: float = 0.1,
+    timeout: float | None = None,
+    ordered: bool = False,
+) -> Callable[[Callable[P, R]], Listener[P, R]]:
+    """Subscribe the decorated callable to ``events`` (event classes or string ids).
+
+    ```python
+    @listener(UserCreated)
+    async def send_welcome(event: UserCreated) -> None: ...
+    ```
+
+    A callable whose one parameter is annotated with an Event class gets the event
+    instance; any other callable gets the event's fields as keyword arguments. Sync
+    callables run in a worker thread. The signature is checked against the events
+    when the bus is built.
+
+    :param retries: extra attempts after a call raises.
+    :param retry_backoff: seconds before the first retry, doubling after.
+    :param timeout: seconds a call may take; past it the call is cancelled.
+    :param ordered: run this listener's calls one at a time, in emit order.
+    :raises TypeError: if no event is given or one is not an Event class or id.
+    """
+    if not events:
+        raise TypeError(
+            "listener() needs at least one event: @listener(UserCreated) or @listener('user_created')"
+        )
+    for ref in events:
+        if isinstance(ref, str):
+            if not ref:
+                raise TypeError("listener(): an event id must be a non-empty string")
+        elif not (isinstance(ref, type) and issubclass(ref, Event) and ref is not Event):
+            raise TypeError(
+                f"listener() takes Event subclasses or string ids, got {ref!r}; "
+                "declare the event as `class X(Event): ...`"
+            )
+    options = ListenerOptions(
+        retries=retries, retry_backoff=retry_backoff, timeout=timeout, ordered=ordered
+    )
+
+    def decorate(func: Callable[P, R]) -> Listener[P, R]:
+        if isinstance(func, Listener):
+            # Stacked decorators: one listener subscribed to the union of both.
+            merged = tuple(dict.fromkeys((*func.events, *events)))
+            return Listener(func.func, merged, options)
+        if not callable(func):
+            raise TypeError(f"@listener(...) decorates a callable, got {func!r}")
+        return Listener(func, events, options)
+
+    return decorate
+
+
+def _underlying_function(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The plain function behind partials, bound methods and callable objects."""
+    while True:
+        if isinstance(func, functools.partial):
+            func = func.func
+        elif inspect.ismethod(func):
+            func = func.__func__
+        elif inspect.isfunction(func) or inspect.isbuiltin(func):
+            return func
+        elif callable(func) and hasattr(type(func), "__call__"):  # noqa: B004  # a callable object
+            call = type(func).__call__
+            if call is func:
+                return func
+            func = call
+        else:
+            return func
+
+
+def _is_async_callable(func: Callable[..., Any]) -> bool:
+    return inspect.iscoroutinefunction(_underlying_function(func))
+
+
+def qualified_name(func: Callable[..., Any]) -> str:
+    """``module.QualName`` of a callable of any kind, as messages name it."""
+    if isinstance(func, functools.partial):
+        return f"partial({qualified_name(func.func)})"
+    target: Any = func
+    if not (inspect.isfunction(func) or inspect.ismethod(func) or inspect.isbuiltin(func)):
+        target = type(func)  # a callable object: name its class
+    module = getattr(target, "__module__", None) or "?"
+    name = getattr(target, "__qualname__", None) or repr(target)
+    return f"{module}.{name}"
+
+
+def source_location(func: Callable[..., Any]) -> str:
+    """``file:line`` where the callable is defined, or ``<unknown>``."""
+    target = inspect.unwrap(_underlying_function(func))
+    try:
+        filename = inspect.getsourcefile(target) or inspect.getfile(target)
+        _, line = inspect.getsourcelines(target)
+    except (OSError, TypeError):
+        code = getattr(target, "__code__", None)
+        if code is None:
+            return "<unknown>"
+        return f"{code.co_filename}:{code.co_firstlineno}"
+    return f"{filename}:{line}"

@@ -1,0 +1,191 @@
+"""Can a value of one annotated type be passed where another is expected?
+
+A small, conservative subset of what a type checker decides, for the registration
+check: ``accepts(target, source)`` answers True, False, or None when it cannot tell.
+The check only reports False, so an undecidable case never raises a false alarm.
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import inspect
+import types
+import typing
+from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
+
+from .events import Event
+
+__all__ = ["accepts", "describe", "event_classes_in"]
+
+_NONE_TYPE = type(None)
+_EMPTY_ANNOTATION = inspect.Parameter.empty
+# `type X = ...` aliases exist from Python 3.12 on.
+_TYPE_ALIAS_TYPES: tuple[type, ...] = tuple(
+    t for t in (getattr(typing, "TypeAliasType", None),) if isinstance(t, type)
+)
+
+# The numeric tower as mypy applies it: an int is accepted where a float is expected.
+_PROMOTIONS: dict[type, tuple[type, ...]] = {
+    float: (int,),
+    complex: (int, float),
+}
+
+# Generic classes whose type arguments vary together with the value (read-only
+# containers); for these, element types are compared one by one.
+_COVARIANT_ORIGINS = (
+    collections.abc.Sequence,
+    collections.abc.Iterable,
+    collections.abc.Collection,
+    collections.abc.Mapping,
+    collections.abc.Set,
+    frozenset,
+    tuple,
+    type,
+)
+
+
+def _strip(annotation: Any) -> Any:
+    """Remove what does not change the accepted values: Annotated, NewType, TypeAliasType."""
+    while True:
+        if get_origin(annotation) is Annotated:
+            annotation = get_args(annotation)[0]
+        elif isinstance(annotation, typing.NewType):
+            annotation = annotation.__supertype__
+        elif isinstance(annotation, _TYPE_ALIAS_TYPES):
+            annotation = annotation.__value__
+        elif annotation is None:
+            return _NONE_TYPE
+        else:
+            return annotation
+
+
+def _union_members(annotation: Any) -> tuple[Any, ...] | None:
+    origin = get_origin(annotation)
+    if origin is Union or origin is types.UnionType:
+        return get_args(annotation)
+    return None
+
+
+def _is_top(annotation: Any) -> bool:
+    return annotation is Any or annotation is object or annotation is typing.Any
+
+
+def accepts(target: Any, source: Any) -> bool | None:
+    """Whether a parameter annotated ``target`` accepts a value of type ``source``.
+
+    ``inspect.Parameter.empty`` (no annotation) accepts everything. None means the
+    answer is not known; callers must treat it as accepted.
+    """
+    if target is _EMPTY_ANNOTATION:
+        return True
+    target, source = _strip(target), _strip(source)
+    if _is_top(target):
+        return True
+    if _is_top(source) or isinstance(source, TypeVar) or isinstance(target, TypeVar):
+        return None
+    source_members = _union_members(source)
+    if source_members is not None:
+        return _all(accepts(target, member) for member in source_members)
+    target_members = _union_members(target)
+    if target_members is not None:
+        return _any(accepts(member, source) for member in target_members)
+    if get_origin(source) is Literal:
+        return _accepts_literal(target, get_args(source))
+    if get_origin(target) is Literal:
+        return False if isinstance(source, type) else None  # `str` is wider than Literal["a"]
+    return _accepts_class(target, source)
+
+
+
+def _accepts_literal(target: Any, values: tuple[Any, ...]) -> bool | None:
+    if get_origin(target) is Literal:
+        allowed = get_args(target)
+        return all(value in allowed for value in values)
+    return _all(accepts(target, type(value)) for value in values)
+
+
+def _accepts_class(target: Any, source: Any) -> bool | None:
+    target_origin = get_origin(target) or target
+    source_origin = get_origin(source) or source
+    if not isinstance(target_origin, type) or not isinstance(source_origin, type):
+        return None  # Callable[...], a ParamSpec, a string we could not resolve
+    if _validates_to_other_type(source_origin):
+        return None  # e.g. pydantic's EmailStr: its values are plain str at run time
+    try:
+        compatible = issubclass(source_origin, target_origin)
+    except TypeError:
+        return None  # a non-runtime-checkable Protocol and similar
+    if not compatible:
+        return source_origin in _PROMOTIONS.get(target_origin, ())
+    return _accepts_arguments(target, source, target_origin)
+
+
+def _accepts_arguments(target: Any, source: Any, target_origin: type) -> bool | None:
+    target_args, source_args = get_args(target), get_args(source)
+    if not target_args or not source_args:
+        return True  # a bare `list` accepts any list, and `list[int]` fits `list`
+    if len(target_args) != len(source_args) or Ellipsis in target_args + source_args:
+        return None
+    results = [accepts(t, s) for t, s in zip(target_args, source_args, strict=True)]
+    if any(r is False for r in results):
+        # Element types that cannot match make the containers incompatible, even for
+        # invariant ones (list[int] into list[str]).
+        return False
+    if issubclass(target_origin, _COVARIANT_ORIGINS):
+        return _all(results)
+    return None  # invariant containers with wider elements: a checker would say no, we abstain
+
+
+def _validates_to_other_type(cls: type) -> bool:
+    """A class that Pydantic validates into values of another type."""
+    from pydantic import BaseModel
+
+    return hasattr(cls, "__get_pydantic_core_schema__") and not issubclass(cls, BaseModel)
+
+
+def _all(results: collections.abc.Iterable[bool | None]) -> bool | None:
+    outcome: bool | None = True
+    for result in results:
+        if result is False:
+            return False
+        if result is None:
+            outcome = None
+    return outcome
+
+
+def _any(results: collections.abc.Iterable[bool | None]) -> bool | None:
+    outcome: bool | None = False
+    for result in results:
+        if result is True:
+            return True
+        if result is None:
+            outcome = None
+    return outcome
+
+
+def event_classes_in(annotation: Any) -> tuple[type[Event], ...]:
+    """The Event classes an annotation names: ``A``, ``A | B``, ``Event``; else empty.
+
+    ``A | None`` is not an event parameter: an event is never None.
+    """
+    annotation = _strip(annotation)
+    members = _union_members(annotation) or (annotation,)
+    found = []
+    for member in members:
+        member = _strip(member)
+        if not (isinstance(member, type) and issubclass(member, Event)):
+            return ()
+        found.append(member)
+    return tuple(found)
+
+
+def describe(annotation: Any) -> str:
+    """A short, readable spelling of an annotation for messages."""
+    if annotation is _EMPTY_ANNOTATION:
+        return "(no annotation)"
+    if annotation is None or annotation is _NONE_TYPE:
+        return "None"
+    if isinstance(annotation, type) and not get_args(annotation):
+        return annotation.__qualname__ if annotation.__module__ != "builtins" else annotation.__name__
+    text = repr(annotation)
+    return text.replace("typing.", "")
