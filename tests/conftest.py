@@ -1,0 +1,11 @@
+"""Shared fixtures: anyio tests run on asyncio and on trio."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    """Run every ``@pytest.mark.anyio`` test on both backends."""
+    return str(request.param)
