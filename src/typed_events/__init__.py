@@ -8,7 +8,7 @@ same listeners across processes.
 from .backends.base import BaseEventEmitterBackend, ShutdownReport, UndeliveredCall
 from .backends.memory import EmitterStats, SimpleEventEmitter
 from .bus import EventBus
-from .dispatch import DispatchResult, Dispatcher, ListenerOutcome
+from .dispatch import Dispatcher, DispatchResult, ListenerOutcome
 from .errors import (
     DuplicateEventError,
     EmitterNotRunningError,

@@ -14,7 +14,7 @@ import anyio.lowlevel
 
 from .backends.base import BaseEventEmitterBackend, ShutdownReport
 from .backends.memory import SimpleEventEmitter
-from .dispatch import DispatchResult, Dispatcher, ErrorHandler
+from .dispatch import Dispatcher, DispatchResult, ErrorHandler
 from .errors import DuplicateEventError, EmitterNotRunningError, UnknownEventError
 from .events import Event, resolve_live
 from .listeners import Listener

@@ -91,7 +91,7 @@ class Dispatcher:
                     with anyio.fail_after(options.timeout):
                         result = await self._call(subscription, event, context)
                 return ListenerOutcome(subscriber, result, None, attempt)
-            except Exception as exc:  # noqa: BLE001  # isolating listener failures is the point
+            except Exception as exc:  # isolating listener failures is the point
                 if attempt <= options.retries:
                     logger.info(
                         "listener %s failed on event %r (attempt %d of %d), retrying: %r",
@@ -180,9 +180,7 @@ class _InContext:
 
     __slots__ = ("_call", "_event", "_run")
 
-    def __init__(
-        self, run: Callable[..., Any], call: Callable[[Event], Any], event: Event
-    ) -> None:
+    def __init__(self, run: Callable[..., Any], call: Callable[[Event], Any], event: Event) -> None:
         self._run = run
         self._call = call
         self._event = event
@@ -213,4 +211,3 @@ class _InContext:
 
 async def _as_coroutine(awaitable: Awaitable[Any]) -> Any:
     return await awaitable
-

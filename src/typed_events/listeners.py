@@ -78,7 +78,7 @@ class Listener(Generic[P, R]):
         self.is_async = _is_async_callable(func)
         self.name = qualified_name(func)
         self.location = source_location(func)
-        functools.update_wrapper(self, func, updated=())  # type: ignore[arg-type]  # func may be any callable, not only a function
+        functools.update_wrapper(self, func, updated=())
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         return self.func(*args, **kwargs)
@@ -87,7 +87,7 @@ class Listener(Generic[P, R]):
         # Decorating a method: `instance.method` is a listener bound to that instance.
         if instance is None:
             return self
-        bound = self.func.__get__(instance, owner)  # type: ignore[attr-defined]  # functions are descriptors
+        bound = self.func.__get__(instance, owner)
         return Listener(bound, self.events, self.options)
 
     @property
@@ -127,7 +127,8 @@ def listener(
     """
     if not events:
         raise TypeError(
-            "listener() needs at least one event: @listener(UserCreated) or @listener('user_created')"
+            "listener() needs at least one event: "
+            "@listener(UserCreated) or @listener('user_created')"
         )
     for ref in events:
         if isinstance(ref, str):

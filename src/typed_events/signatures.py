@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from .events import Event
@@ -25,7 +25,7 @@ _VAR_POSITIONAL = inspect.Parameter.VAR_POSITIONAL
 _VAR_KEYWORD = inspect.Parameter.VAR_KEYWORD
 
 
-class Style(str, Enum):
+class Style(StrEnum):
     """How a listener receives an event."""
 
     EVENT = "event"  # one parameter annotated with an Event class gets the instance
@@ -69,9 +69,12 @@ def call_shape(func: Callable[..., Any]) -> CallShape:
     """Inspect ``func`` (any callable), resolving postponed annotations where possible."""
     parameters = tuple(_resolved_signature(func).parameters.values())
     first = next((p for p in parameters if p.kind not in (_VAR_POSITIONAL, _VAR_KEYWORD)), None)
-    if first is not None and first.kind is not inspect.Parameter.KEYWORD_ONLY:
-        if event_classes_in(first.annotation):
-            return CallShape(parameters, Style.EVENT, first)
+    if (
+        first is not None
+        and first.kind is not inspect.Parameter.KEYWORD_ONLY
+        and event_classes_in(first.annotation)
+    ):
+        return CallShape(parameters, Style.EVENT, first)
     return CallShape(parameters, Style.KWARGS, None)
 
 
@@ -89,14 +92,16 @@ def _resolved_signature(func: Callable[..., Any]) -> inspect.Signature:
             annotation = parameter.annotation
             if isinstance(annotation, str):
                 try:
-                    annotation = eval(annotation, namespace)  # noqa: S307  # how inspect resolves annotations too
-                except Exception:  # noqa: BLE001  # an unresolvable name: undecidable, so accepted
+                    annotation = eval(annotation, namespace)  # how inspect resolves annotations too
+                except Exception:  # an unresolvable name: undecidable, so accepted
                     annotation = Any
             resolved.append(parameter.replace(annotation=annotation))
         return signature.replace(parameters=resolved)
 
 
-def check_listener(subscriber: Listener[..., Any], event_class: type[Event]) -> list[SignatureProblem]:
+def check_listener(
+    subscriber: Listener[..., Any], event_class: type[Event]
+) -> list[SignatureProblem]:
     """Every reason ``subscriber`` cannot be called with ``event_class``; empty if it can."""
     shape = call_shape(subscriber.func)
 
@@ -175,10 +180,10 @@ def _check_kwargs_style(
                 )
             )
     for name, info in fields.items():
-        parameter = by_name.get(name)
-        if parameter is not None and parameter.kind is _POSITIONAL_ONLY:
-            parameter = None  # a positional-only name cannot receive a keyword
-        if parameter is None and var_keyword is None:
+        receiver = by_name.get(name)
+        if receiver is not None and receiver.kind is _POSITIONAL_ONLY:
+            receiver = None  # a positional-only name cannot receive a keyword
+        if receiver is None and var_keyword is None:
             problems.append(
                 problem(
                     name,
@@ -188,7 +193,7 @@ def _check_kwargs_style(
                 )
             )
             continue
-        target = parameter if parameter is not None else var_keyword
+        target = receiver if receiver is not None else var_keyword
         assert target is not None
         if accepts(target.annotation, info.annotation) is False:
             shown = f"**{target.name}" if target is var_keyword else f'parameter "{name}"'
@@ -202,4 +207,3 @@ def _check_kwargs_style(
                 )
             )
     return problems
-

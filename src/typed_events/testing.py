@@ -33,7 +33,7 @@ class CapturedEvents:
 
     def of_type(self, event_class: type[E]) -> list[E]:
         """The captured instances of ``event_class``, in emit order."""
-        return [e for e in self.events if type(e) is event_class]  # type: ignore[misc]  # narrowed by the identity check
+        return [e for e in self.events if isinstance(e, event_class) and type(e) is event_class]
 
     def assert_emitted(self, event_class: type[E], /, **fields: Any) -> E:
         """Assert an ``event_class`` event with these field values was emitted; return it.

@@ -52,7 +52,7 @@ def _strip(annotation: Any) -> Any:
         elif isinstance(annotation, typing.NewType):
             annotation = annotation.__supertype__
         elif isinstance(annotation, _TYPE_ALIAS_TYPES):
-            annotation = annotation.__value__
+            annotation = annotation.__value__  # type: ignore[attr-defined]  # TypeAliasType (3.12+)
         elif annotation is None:
             return _NONE_TYPE
         else:
@@ -94,7 +94,6 @@ def accepts(target: Any, source: Any) -> bool | None:
     if get_origin(target) is Literal:
         return False if isinstance(source, type) else None  # `str` is wider than Literal["a"]
     return _accepts_class(target, source)
-
 
 
 def _accepts_literal(target: Any, values: tuple[Any, ...]) -> bool | None:
@@ -186,6 +185,8 @@ def describe(annotation: Any) -> str:
     if annotation is None or annotation is _NONE_TYPE:
         return "None"
     if isinstance(annotation, type) and not get_args(annotation):
-        return annotation.__qualname__ if annotation.__module__ != "builtins" else annotation.__name__
+        return (
+            annotation.__qualname__ if annotation.__module__ != "builtins" else annotation.__name__
+        )
     text = repr(annotation)
     return text.replace("typing.", "")
