@@ -66,6 +66,9 @@ class Listener(Generic[P, R]):
     order given.
     """
 
+    __name__: str
+    __qualname__: str
+
     def __init__(
         self,
         func: Callable[P, R],
@@ -155,7 +158,7 @@ def listener(
     return decorate
 
 
-def _underlying_function(func: Callable[..., Any]) -> Callable[..., Any]:
+def underlying_function(func: Callable[..., Any]) -> Callable[..., Any]:
     """The plain function behind partials, bound methods and callable objects."""
     while True:
         if isinstance(func, functools.partial):
@@ -174,7 +177,7 @@ def _underlying_function(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _is_async_callable(func: Callable[..., Any]) -> bool:
-    return inspect.iscoroutinefunction(_underlying_function(func))
+    return inspect.iscoroutinefunction(underlying_function(func))
 
 
 def qualified_name(func: Callable[..., Any]) -> str:
@@ -191,7 +194,7 @@ def qualified_name(func: Callable[..., Any]) -> str:
 
 def source_location(func: Callable[..., Any]) -> str:
     """``file:line`` where the callable is defined, or ``<unknown>``."""
-    target = inspect.unwrap(_underlying_function(func))
+    target = inspect.unwrap(underlying_function(func))
     try:
         filename = inspect.getsourcefile(target) or inspect.getfile(target)
         _, line = inspect.getsourcelines(target)

@@ -82,18 +82,19 @@ class Routing:
         problems: list[SignatureProblem] = []
         routes: dict[str, list[Subscription]] = {}
         for subscriber in listeners:
-            shape_style = call_shape(subscriber.func).style
-            for ref in subscriber.events:
-                event_class = _resolve(ref, registry)
+            resolved = [(ref, _resolve(ref, registry)) for ref in subscriber.events]
+            names = {c.__name__: c for c in registry}
+            shape = call_shape(subscriber.func, names)
+            for ref, event_class in resolved:
                 if event_class is None:
                     problems.append(_unknown_id_problem(subscriber, str(ref), registry))
                     continue
-                found = check_listener(subscriber, event_class)
+                found = check_listener(subscriber, event_class, shape)
                 problems.extend(found)
                 if not found:
                     subscriptions = routes.setdefault(event_class.event_id, [])
                     if all(s.listener is not subscriber for s in subscriptions):
-                        subscriptions.append(Subscription(subscriber, event_class, shape_style))
+                        subscriptions.append(Subscription(subscriber, event_class, shape.style))
         frozen = {event_id: tuple(subs) for event_id, subs in routes.items()}
         return cls(registry, listeners, frozen), problems
 

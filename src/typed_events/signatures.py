@@ -8,13 +8,13 @@ case it cannot decide.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from .events import Event
-from .listeners import Listener
+from .listeners import Listener, underlying_function
 from .typecompat import accepts, describe, event_classes_in
 
 __all__ = ["CallShape", "SignatureProblem", "Style", "call_shape", "check_listener"]
@@ -65,9 +65,13 @@ class CallShape:
         return next((p for p in self.parameters if p.kind is _VAR_KEYWORD), None)
 
 
-def call_shape(func: Callable[..., Any]) -> CallShape:
-    """Inspect ``func`` (any callable), resolving postponed annotations where possible."""
-    parameters = tuple(_resolved_signature(func).parameters.values())
+def call_shape(func: Callable[..., Any], names: Mapping[str, Any] | None = None) -> CallShape:
+    """Inspect ``func`` (any callable), resolving postponed annotations where possible.
+
+    ``names`` (e.g. the bus's event classes by class name) resolves string annotations
+    that the function's module cannot: classes defined inside a function body.
+    """
+    parameters = tuple(_resolved_signature(func, names or {}).parameters.values())
     first = next((p for p in parameters if p.kind not in (_VAR_POSITIONAL, _VAR_KEYWORD)), None)
     if (
         first is not None
@@ -78,32 +82,38 @@ def call_shape(func: Callable[..., Any]) -> CallShape:
     return CallShape(parameters, Style.KWARGS, None)
 
 
-def _resolved_signature(func: Callable[..., Any]) -> inspect.Signature:
+def _resolved_signature(func: Callable[..., Any], names: Mapping[str, Any]) -> inspect.Signature:
     try:
         return inspect.signature(func, eval_str=True)
     except (NameError, SyntaxError, TypeError, AttributeError):
-        # Some annotation names something that only exists for type checkers
-        # (an `if TYPE_CHECKING:` import); resolve what we can, leave the rest.
-        signature = inspect.signature(func)
-        target = inspect.unwrap(getattr(func, "func", func))
-        namespace = dict(getattr(target, "__globals__", {}))
-        resolved = []
-        for parameter in signature.parameters.values():
-            annotation = parameter.annotation
-            if isinstance(annotation, str):
-                try:
-                    annotation = eval(annotation, namespace)  # how inspect resolves annotations too
-                except Exception:  # an unresolvable name: undecidable, so accepted
-                    annotation = Any
-            resolved.append(parameter.replace(annotation=annotation))
-        return signature.replace(parameters=resolved)
+        pass
+    # Some annotation names something the module does not define at run time: a class
+    # local to a function, or an `if TYPE_CHECKING:` import. Resolve each annotation on
+    # its own; what stays unresolvable is undecidable, hence accepted.
+    signature = inspect.signature(func)
+    target = inspect.unwrap(underlying_function(func))
+    namespace = {**getattr(target, "__globals__", {}), **names}
+    resolved = []
+    for parameter in signature.parameters.values():
+        annotation = parameter.annotation
+        if isinstance(annotation, str):
+            try:
+                annotation = eval(annotation, namespace)  # how inspect resolves them too
+            except Exception:  # an unresolvable name
+                annotation = Any
+        resolved.append(parameter.replace(annotation=annotation))
+    return signature.replace(parameters=resolved)
 
 
 def check_listener(
-    subscriber: Listener[..., Any], event_class: type[Event]
+    subscriber: Listener[..., Any], event_class: type[Event], shape: CallShape | None = None
 ) -> list[SignatureProblem]:
-    """Every reason ``subscriber`` cannot be called with ``event_class``; empty if it can."""
-    shape = call_shape(subscriber.func)
+    """Every reason ``subscriber`` cannot be called with ``event_class``; empty if it can.
+
+    ``shape`` is ``call_shape(subscriber.func)``, when the caller already has it.
+    """
+    if shape is None:
+        shape = call_shape(subscriber.func, {event_class.__name__: event_class})
 
     def problem(field: str | None, message: str, fix: str) -> SignatureProblem:
         return SignatureProblem(
