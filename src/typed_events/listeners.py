@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, ParamSpec, TypeVar
@@ -202,5 +203,16 @@ def source_location(func: Callable[..., Any]) -> str:
         code = getattr(target, "__code__", None)
         if code is None:
             return "<unknown>"
-        return f"{code.co_filename}:{code.co_firstlineno}"
-    return f"{filename}:{line}"
+        return f"{_display_path(code.co_filename)}:{code.co_firstlineno}"
+    return f"{_display_path(filename)}:{line}"
+
+
+def _display_path(filename: str) -> str:
+    """The path relative to the working directory when it is inside it (as editors and CI
+    annotations want), else absolute."""
+    path = os.path.abspath(filename)
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return path
+    return path if relative.startswith(os.pardir) else relative

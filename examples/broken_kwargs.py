@@ -1,0 +1,37 @@
+"""The seed's warning, made an error at startup: listeners that cannot take the fields.
+
+In Litestar this fails later, in a background task, as a logged TypeError. Here,
+building the bus raises one ListenerSignatureError that lists both listeners.
+"""
+
+from __future__ import annotations
+
+from examples.events import UserDeleted
+from typed_events import EventBus, ListenerSignatureError, listener
+
+
+@listener(UserDeleted)
+async def send_farewell_email_handler(email: str) -> None:
+    """Missing **kwargs: UserDeleted also sends `reason`."""
+
+
+@listener(UserDeleted)
+async def notify_customer_support(reason: str) -> None:
+    """Missing **kwargs: UserDeleted also sends `email`."""
+
+
+listeners = [send_farewell_email_handler, notify_customer_support]
+
+
+def main() -> None:
+    """Build the bus and show the error a broken app stops with at startup."""
+    try:
+        EventBus(listeners=listeners)
+    except ListenerSignatureError as error:
+        print(f"ListenerSignatureError: {error}")
+    else:
+        raise SystemExit("expected the registration check to fail")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""The examples run as documented: `make demo` output, and the shared example bus."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from typed_events import ListenerSignatureError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_demo_runs_every_example_and_shows_the_registration_error() -> None:
+    completed = subprocess.run(
+        [sys.executable, "examples/demo.py"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    out = completed.stdout
+    assert "welcome mail to ada@example.com" in out
+    assert "to ada@example.com: Password updated" in out
+    assert "to ada@example.com: Welcome!" in out
+    assert "farewell mail to ada@example.com" in out
+    assert "support ticket: deleted" in out
+    assert "ListenerSignatureError: 2 listener signature problems:" in out
+    assert (
+        "examples.broken_kwargs.send_farewell_email_handler (examples/broken_kwargs.py:13), "
+        'event "user_deleted" field "reason"'
+    ) in out
+    assert 'event "user_deleted" field "email"' in out
+
+
+def test_the_broken_example_fails_at_bus_construction() -> None:
+    from examples import broken_kwargs
+    from typed_events import EventBus
+
+    with pytest.raises(ListenerSignatureError):
+        EventBus(listeners=broken_kwargs.listeners)
+
+
+def test_example_app_wires_every_listener() -> None:
+    from examples.app import bus
+
+    assert [listener.__name__ for listener in bus.listeners] == [
+        "send_welcome_email_handler",
+        "send_email_handler",
+        "send_farewell_email_handler",
+        "notify_customer_support",
+    ]
+    assert bus.registry.ids() == ["user_created", "password_changed", "user_deleted"]
