@@ -6,8 +6,10 @@ building the bus raises one ListenerSignatureError that lists both listeners.
 
 from __future__ import annotations
 
+from typing import Any
+
 from examples.events import UserDeleted
-from typed_events import EventBus, ListenerSignatureError, listener
+from typed_events import EventBus, Listener, ListenerSignatureError, listener
 
 
 @listener(UserDeleted)
@@ -20,7 +22,7 @@ async def notify_customer_support(reason: str) -> None:
     """Missing **kwargs: UserDeleted also sends `email`."""
 
 
-listeners = [send_farewell_email_handler, notify_customer_support]
+listeners: list[Listener[..., Any]] = [send_farewell_email_handler, notify_customer_support]
 
 
 def main() -> None:

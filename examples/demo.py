@@ -10,7 +10,7 @@ import anyio
 # Run from anywhere: make the repository root importable so `examples` resolves.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from examples import broken_kwargs, multiple_events, multiple_listeners, welcome_email  # noqa: E402
+from examples import broken_kwargs, multiple_events, multiple_listeners, welcome_email
 
 
 def section(title: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import anyio
+import anyio.lowlevel
 
 from examples.events import UserCreated
 from typed_events import EventBus, listener
@@ -13,7 +14,7 @@ outbox: list[str] = []
 @listener(UserCreated)
 async def send_welcome_email_handler(event: UserCreated) -> None:
     """Event style: the listener gets the validated, frozen event."""
-    await anyio.sleep(0)  # stands in for talking to the mail server
+    await anyio.lowlevel.checkpoint()  # stands in for talking to the mail server
     outbox.append(f"welcome mail to {event.email}")
 
 

@@ -31,7 +31,7 @@ def test_demo_runs_every_example_and_shows_the_registration_error() -> None:
     assert "support ticket: deleted" in out
     assert "ListenerSignatureError: 2 listener signature problems:" in out
     assert (
-        "examples.broken_kwargs.send_farewell_email_handler (examples/broken_kwargs.py:13), "
+        "examples.broken_kwargs.send_farewell_email_handler (examples/broken_kwargs.py:15), "
         'event "user_deleted" field "reason"'
     ) in out
     assert 'event "user_deleted" field "email"' in out
