@@ -1,0 +1,1 @@
+"""Fixtures for the command-line and pytest-plugin tests."""
