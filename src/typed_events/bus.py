@@ -62,6 +62,11 @@ class EventBus:
         self.backend = backend if backend is not None else SimpleEventEmitter()
         self.dispatcher = Dispatcher(self.routing, on_error)
         self.shutdown_report: ShutdownReport | None = None
+        # The registry is fixed once the bus is built; emit reads these on every call.
+        self._classes_by_id = {event_class.event_id: event_class for event_class in self.registry}
+        self._classes = frozenset(self.registry)
+        self._backend_emit = self.backend.emit
+        self._running = False
         self._state = "stopped"
         self._token: anyio.lowlevel.EventLoopToken | None = None
         self._loop_thread: int | None = None
@@ -75,7 +80,7 @@ class EventBus:
     @property
     def running(self) -> bool:
         """True between entering and leaving ``async with bus``."""
-        return self._state == "running"
+        return self._running
 
     # -- emitting ---------------------------------------------------------------------
 
@@ -97,12 +102,13 @@ class EventBus:
         :raises EmitterNotRunningError: outside ``async with bus``.
         :raises QueueFullError: when the backend's bounded queue is full.
         """
-        instance = self.validate(event, *args, **kwargs)
-        self._require_running()
-        for observe in self._observers:
-            observe(instance)
+        instance = self._validated(event, args, kwargs)
+        if not self._running:
+            self._require_running()
+        if self._observers:
+            self._notify(instance)
         if threading.get_ident() == self._loop_thread:
-            self.backend.emit(instance)
+            self._backend_emit(instance)
             return
         # From another thread: hand over to the event loop and wait only for the
         # hand-over (so a full queue still raises here), with this thread's contextvars.
@@ -129,10 +135,9 @@ class EventBus:
 
         With a durable backend it returns once the backend has accepted the write.
         """
-        instance = self.validate(event, *args, **kwargs)
+        instance = self._validated(event, args, kwargs)
         self._require_running()
-        for observe in self._observers:
-            observe(instance)
+        self._notify(instance)
         await self.backend.emit_async(instance)
 
     @overload
@@ -151,10 +156,9 @@ class EventBus:
         Listener exceptions do not raise here: they are in ``result.outcomes`` (and
         logged, and passed to ``on_error``, as for :meth:`emit`).
         """
-        instance = self.validate(event, *args, **kwargs)
+        instance = self._validated(event, args, kwargs)
         self._require_running()
-        for observe in self._observers:
-            observe(instance)
+        self._notify(instance)
         return await self.dispatcher.dispatch(instance)
 
     def validate(
@@ -165,6 +169,34 @@ class EventBus:
         :raises pydantic.ValidationError: if the payload does not fit the event.
         :raises UnknownEventError: for an id no event declares.
         """
+        return self._validated(event, args, kwargs)
+
+    def _validated(
+        self,
+        event: Event | Callable[..., Event] | str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Event:
+        # Fast paths for the bus's own events (every emit goes through here); the
+        # general code below handles the rest and every error.
+        kind = type(event)
+        if kind is str:
+            known = self._classes_by_id.get(event)  # type: ignore[arg-type]  # type(event) is str here
+            if known is not None and not args:
+                return known(**kwargs)
+        elif kind in self._classes:
+            if not args and not kwargs:
+                return event  # type: ignore[return-value]  # an instance of a bus event
+        elif isinstance(event, type) and event in self._classes and not args:
+            return event(**kwargs)
+        return self._validate_any(event, args, kwargs)
+
+    def _validate_any(
+        self,
+        event: Event | Callable[..., Event] | str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Event:
         if isinstance(event, Event):
             if args or kwargs:
                 raise TypeError(
@@ -192,6 +224,10 @@ class EventBus:
             kwargs = _fill_positional(event_class, args, kwargs)
         return event_class(**kwargs)
 
+    def _notify(self, instance: Event) -> None:
+        for observe in self._observers:
+            observe(instance)
+
     def _require_running(self) -> None:
         if self._state != "running":
             raise EmitterNotRunningError(
@@ -218,6 +254,7 @@ class EventBus:
         self._token = anyio.lowlevel.current_token()
         self._loop_thread = threading.get_ident()
         self._state = "running"
+        self._running = True
         return self
 
     async def __aexit__(
@@ -232,6 +269,7 @@ class EventBus:
             await self.backend.__aexit__(exc_type, exc_value, traceback)
         finally:
             self._state = "stopped"
+            self._running = False
             self._token = None
             self._loop_thread = None
             self.shutdown_report = self.backend.shutdown_report

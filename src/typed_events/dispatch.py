@@ -10,7 +10,8 @@ import contextvars
 import functools
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Generator
+import types
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,22 +81,29 @@ class Dispatcher:
         Never raises for the listener's exception: it is logged, passed to
         ``on_error`` and returned in the outcome. Cancellation still propagates.
         """
-        subscriber = subscription.listener
-        options = subscriber.options
+        result, exception, attempts = await self.attempt(subscription, event, context)
+        return ListenerOutcome(subscription.listener, result, exception, attempts)
+
+    async def attempt(
+        self, subscription: Subscription, event: Event, context: contextvars.Context | None = None
+    ) -> tuple[Any, Exception | None, int]:
+        """:meth:`deliver` without building an outcome: ``(result, exception, attempts)``.
+
+        The in-memory emitter's hot path.
+        """
+        options = subscription.listener.options
         attempt = 1
         while True:
             try:
                 if options.timeout is None:
-                    result = await self._call(subscription, event, context)
-                else:
-                    with anyio.fail_after(options.timeout):
-                        result = await self._call(subscription, event, context)
-                return ListenerOutcome(subscriber, result, None, attempt)
+                    return await self._call(subscription, event, context), None, attempt
+                with anyio.fail_after(options.timeout):
+                    return await self._call(subscription, event, context), None, attempt
             except Exception as exc:  # isolating listener failures is the point
                 if attempt <= options.retries:
                     logger.info(
                         "listener %s failed on event %r (attempt %d of %d), retrying: %r",
-                        subscriber.name,
+                        subscription.listener.name,
                         event.event_id,
                         attempt,
                         options.retries + 1,
@@ -104,20 +112,30 @@ class Dispatcher:
                     await anyio.sleep(options.backoff_before(attempt))
                     attempt += 1
                     continue
-                await self.report_failure(event, subscriber, exc)
-                return ListenerOutcome(subscriber, None, exc, attempt)
+                await self.report_failure(event, subscription.listener, exc)
+                return None, exc, attempt
 
-    def _call(
-        self, subscription: Subscription, event: Event, context: contextvars.Context | None
-    ) -> Awaitable[Any]:
+    @staticmethod
+    async def _call(
+        subscription: Subscription, event: Event, context: contextvars.Context | None
+    ) -> Any:
+        # Each call gets its own copy of the emitter's context: listeners see the
+        # emitter's contextvars, and what one listener sets does not leak to another.
         run = (context or contextvars.copy_context()).copy().run
-        if subscription.listener.is_async:
-            return _InContext(run, subscription.call, event)
-        # abandon_on_cancel: a hung sync listener must not hold up timeouts or shutdown;
-        # its thread finishes on its own.
-        return anyio.to_thread.run_sync(
-            functools.partial(run, subscription.call, event), abandon_on_cancel=True
-        )
+        if not subscription.is_async:
+            # abandon_on_cancel: a hung sync listener must not hold up timeouts or
+            # shutdown; its thread finishes on its own.
+            return await anyio.to_thread.run_sync(
+                functools.partial(run, subscription.call, event), abandon_on_cancel=True
+            )
+        coroutine = run(subscription.call, event)
+        if type(coroutine) is not types.CoroutineType:
+            return await coroutine if inspect.isawaitable(coroutine) else coroutine
+        try:
+            step = run(coroutine.send, None)
+        except StopIteration as stop:
+            return stop.value  # finished without suspending: the common, cheap case
+        return await _ResumeInContext(run, coroutine, step)
 
     async def dispatch(
         self, event: Event, context: contextvars.Context | None = None
@@ -171,43 +189,37 @@ class Dispatcher:
             )
 
 
-class _InContext:
-    """Await ``call(event)`` with every step of the coroutine run inside a context.
+class _ResumeInContext:
+    """Drive a suspended coroutine to the end, every step run inside a context.
 
     This is how the emitter's contextvars reach a listener that runs in a pooled
     worker task, without a task per call.
     """
 
-    __slots__ = ("_call", "_event", "_run")
+    __slots__ = ("_coroutine", "_run", "_step")
 
-    def __init__(self, run: Callable[..., Any], call: Callable[[Event], Any], event: Event) -> None:
+    def __init__(
+        self, run: Callable[..., Any], coroutine: Coroutine[Any, Any, Any], step: Any
+    ) -> None:
         self._run = run
-        self._call = call
-        self._event = event
+        self._coroutine = coroutine
+        self._step = step
 
     def __await__(self) -> Generator[Any, Any, Any]:
-        run = self._run
-        coroutine = run(self._call, self._event)
-        if not inspect.isawaitable(coroutine):
-            return coroutine  # an async-looking callable that returned a plain value
-        if not inspect.iscoroutine(coroutine):
-            coroutine = _as_coroutine(coroutine)
-        send, throw = coroutine.send, coroutine.throw
-        value: Any = None
-        error: BaseException | None = None
+        run, coroutine, step = self._run, self._coroutine, self._step
         while True:
             try:
-                yielded = run(send, value) if error is None else run(throw, error)
-            except StopIteration as stop:
-                return stop.value
-            try:
-                value, error = (yield yielded), None
+                value = yield step
             except GeneratorExit:
                 run(coroutine.close)
                 raise
             except BaseException as exc:  # cancellation included: the listener must see it
-                value, error = None, exc
-
-
-async def _as_coroutine(awaitable: Awaitable[Any]) -> Any:
-    return await awaitable
+                try:
+                    step = run(coroutine.throw, exc)
+                except StopIteration as stop:
+                    return stop.value
+                continue
+            try:
+                step = run(coroutine.send, value)
+            except StopIteration as stop:
+                return stop.value

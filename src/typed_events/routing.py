@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from .errors import ListenerSignatureError, UnknownEventError
@@ -15,23 +13,31 @@ from .signatures import SignatureProblem, Style, call_shape, check_listener
 __all__ = ["Routing", "Subscription"]
 
 
-@dataclass(frozen=True, eq=False)
 class Subscription:
-    """One listener subscribed to one event class, with its call prepared."""
+    """One listener subscribed to one event class, with its call prepared once."""
 
-    listener: Listener[..., Any]
-    event_class: type[Event]
-    style: Style
+    __slots__ = ("call", "event_class", "is_async", "listener", "ordered", "style")
 
-    @functools.cached_property
-    def call(self) -> Callable[[Event], Any]:
-        """Call the listener with an event, in the listener's style."""
-        func = self.listener.func
-        if self.style is Style.EVENT:
-            return func
-        # Kwargs style: the field values themselves (not model_dump() output). A frozen
-        # model's __dict__ holds exactly its fields.
-        return lambda event: func(**event.__dict__)
+    def __init__(self, listener: Listener[..., Any], event_class: type[Event], style: Style):
+        self.listener = listener
+        self.event_class = event_class
+        self.style = style
+        # Read on every delivery: plain attributes, not lookups through the listener.
+        self.is_async = listener.is_async
+        self.ordered = listener.options.ordered
+        self.call: Callable[[Event], Any] = _prepared_call(listener.func, style)
+
+    def __repr__(self) -> str:
+        return f"<Subscription {self.listener.name} to {self.event_class.event_id}>"
+
+
+def _prepared_call(func: Callable[..., Any], style: Style) -> Callable[[Event], Any]:
+    """Call ``func`` with an event, in the listener's style."""
+    if style is Style.EVENT:
+        return func
+    # Kwargs style: the field values themselves (not model_dump() output). A model's
+    # __dict__ holds exactly its fields.
+    return lambda event: func(**event.__dict__)
 
 
 class Routing:

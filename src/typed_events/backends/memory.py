@@ -101,6 +101,7 @@ class SimpleEventEmitter(BaseEventEmitterBackend):
         self._lanes: dict[int, _OrderedLane] = {}
         self._in_flight: dict[int, tuple[Subscription, _Pending]] = {}
         self._task_group: anyio.abc.TaskGroup | None = None
+        self._routes: dict[str, tuple[Subscription, ...]] = {}
 
     # -- accepting events ---------------------------------------------------------
 
@@ -112,7 +113,7 @@ class SimpleEventEmitter(BaseEventEmitterBackend):
         """
         if not self._running:
             raise EmitterNotRunningError("SimpleEventEmitter is not running")
-        subscriptions = self.attached_dispatcher.routing.routes.get(event.event_id)
+        subscriptions = self._routes.get(event.event_id)
         if not subscriptions:
             return  # a known event with no listener is a no-op
         if self._pending >= self.max_pending:
@@ -124,7 +125,7 @@ class SimpleEventEmitter(BaseEventEmitterBackend):
         """Queue ``event``, waiting for room when ``max_pending`` events are pending."""
         if not self._running:
             raise EmitterNotRunningError("SimpleEventEmitter is not running")
-        subscriptions = self.attached_dispatcher.routing.routes.get(event.event_id)
+        subscriptions = self._routes.get(event.event_id)
         if not subscriptions:
             await anyio.lowlevel.checkpoint()
             return
@@ -145,14 +146,15 @@ class SimpleEventEmitter(BaseEventEmitterBackend):
         self.stats.emitted += 1
         self._queue.append(_Pending(event, contextvars.copy_context(), subscriptions))
         idle = self._idle_workers
-        for _ in range(min(len(subscriptions), len(idle))):
-            idle.pop().set()
+        if idle:
+            for _ in range(min(len(subscriptions), len(idle))):
+                idle.pop().set()
 
     # -- running listeners --------------------------------------------------------
 
     async def _worker(self, worker_id: int) -> None:
         queue = self._queue
-        deliver = self.attached_dispatcher.deliver
+        attempt = self.attached_dispatcher.attempt
         in_flight = self._in_flight
         calls_in_a_row = 0
         while True:
@@ -167,13 +169,13 @@ class SimpleEventEmitter(BaseEventEmitterBackend):
             item.next_index += 1
             if item.next_index == len(item.subscriptions):
                 queue.popleft()
-            if subscription.listener.options.ordered:
+            if subscription.ordered:
                 await self._run_lane(worker_id, subscription, item)
             else:
                 in_flight[worker_id] = (subscription, item)
-                outcome = await deliver(subscription, item.event, item.context)
+                _, exception, _ = await attempt(subscription, item.event, item.context)
                 del in_flight[worker_id]
-                self._finish_call(item, outcome.exception is None)
+                self._finish_call(item, exception is None)
             calls_in_a_row += 1
             if calls_in_a_row >= _CALLS_BETWEEN_CHECKPOINTS:
                 calls_in_a_row = 0
@@ -191,12 +193,12 @@ class SimpleEventEmitter(BaseEventEmitterBackend):
             while lane.backlog:
                 queued = lane.backlog[0]
                 self._in_flight[worker_id] = (subscription, queued)
-                outcome = await self.attached_dispatcher.deliver(
+                _, exception, _ = await self.attached_dispatcher.attempt(
                     subscription, queued.event, queued.context
                 )
                 del self._in_flight[worker_id]
                 lane.backlog.popleft()
-                self._finish_call(queued, outcome.exception is None)
+                self._finish_call(queued, exception is None)
         finally:
             lane.busy = False
 
@@ -221,7 +223,7 @@ class SimpleEventEmitter(BaseEventEmitterBackend):
             raise EmitterNotRunningError(
                 "this SimpleEventEmitter is already running; give each bus its own backend"
             )
-        self.attached_dispatcher  # noqa: B018  # fail early when no bus attached us
+        self._routes = self.attached_dispatcher.routing.routes
         self.stats = EmitterStats()
         self.shutdown_report = None
         self._task_group = anyio.create_task_group()
