@@ -1,0 +1,1 @@
+"""Tests of the FastAPI/Starlette recipe in docs/fastapi.md."""
