@@ -1,0 +1,425 @@
+"""mypy plugin: ``emit("user_created", email=...)`` checked like ``UserCreated(email=...)``.
+
+Enable it in the mypy config (after or before ``pydantic.mypy``, either works)::
+
+    [mypy]
+    plugins = pydantic.mypy, typed_events.mypy
+
+    [typed-events]
+    # modules that define events; needed when a module emits an id it does not import
+    events_modules = myapp.events
+
+What it does, for ``EventBus.emit``, ``emit_async`` and ``emit_and_wait``:
+
+- ``emit(UserCreated, emial=...)``: reported as ``UserCreated(emial=...)`` would be
+  (``Unexpected keyword argument "emial" for "UserCreated"``) instead of mypy's
+  ``No overload variant`` for the overloaded method.
+- ``emit("user_created", ...)`` or an id held in a ``Final`` constant: the fields are
+  checked against the class that declares the id (positional values fill the fields
+  in declaration order, as at run time); an id no visible class declares is an
+  ``[event-id]`` error with a close-match suggestion. A plain ``str`` id stays accepted.
+
+Which classes are visible, so that the answer never depends on the order in which
+mypy processes modules: the Event subclasses in the modules the emitting module
+imports, directly or not, plus those in ``events_modules``. Each emitting module gets
+``events_modules`` as extra dependencies (so they are analysed first and a change to
+them re-checks it), and the modules of the classes it used as indirect dependencies
+(so an incremental run after a field rename re-checks it).
+"""
+
+from __future__ import annotations
+
+import configparser
+import re
+import tomllib
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from mypy.checker import TypeChecker
+from mypy.errorcodes import ErrorCode
+from mypy.nodes import (
+    ARG_NAMED,
+    ARG_NAMED_OPT,
+    ARG_OPT,
+    ARG_POS,
+    ARG_STAR,
+    ARG_STAR2,
+    ArgKind,
+    Expression,
+    MypyFile,
+    NameExpr,
+    RefExpr,
+    StrExpr,
+    SymbolNode,
+    TypeInfo,
+    Var,
+)
+from mypy.options import Options
+from mypy.plugin import (
+    CheckerPluginInterface,
+    ClassDefContext,
+    MethodContext,
+    MethodSigContext,
+    Plugin,
+    ReportConfigContext,
+)
+from mypy.typeops import type_object_type
+from mypy.types import (
+    AnyType,
+    CallableType,
+    FunctionLike,
+    Instance,
+    LiteralType,
+    ProperType,
+    Type,
+    TypeOfAny,
+    TypeType,
+    get_proper_type,
+)
+
+from typed_events.errors import closest
+from typed_events.events import event_id_from_name
+
+__all__ = ["EVENT_ID", "TypedEventsPlugin", "plugin"]
+
+EVENT_FULLNAME = "typed_events.events.Event"
+BUS_FULLNAME = "typed_events.bus.EventBus"
+EMIT_METHODS = frozenset(
+    f"{BUS_FULLNAME}.{name}" for name in ("emit", "emit_async", "emit_and_wait")
+)
+METADATA_KEY = "typed_events"
+CONFIG_SECTION = "typed-events"
+
+EVENT_ID = ErrorCode("event-id", "An emitted event id that no event class declares", "typed-events")
+
+# Priority of the extra dependency on the events modules: the same as a normal import.
+_PRIORITY_IMPORT = 10
+_LIBRARY_PATH = re.compile(r"[/\\](typeshed|site-packages|dist-packages)[/\\]")
+
+
+class TypedEventsPlugin(Plugin):
+    """The plugin object mypy loads from ``plugins = typed_events.mypy``."""
+
+    def __init__(self, options: Options) -> None:
+        super().__init__(options)
+        self.events_modules = read_events_modules(options.config_file)
+        # Per checked module: modules whose event classes it used (for incremental runs).
+        self._used_modules: dict[str, set[str]] = {}
+        self._visible_cache: dict[str, tuple[str, ...]] = {}
+
+    # -- configuration and dependencies ---------------------------------------------
+
+    def report_config_data(self, ctx: ReportConfigContext) -> dict[str, list[str]]:
+        """Changing ``events_modules`` invalidates the cache."""
+        return {"events_modules": list(self.events_modules)}
+
+    def get_additional_deps(self, file: MypyFile) -> list[tuple[int, str, int]]:
+        """Make every module of the project depend on the configured events modules."""
+        if not self.events_modules or _is_library(file):
+            return []
+        return [
+            (_PRIORITY_IMPORT, module, -1)
+            for module in self.events_modules
+            if module != file.fullname and not module.startswith(f"{file.fullname}.")
+        ]
+
+    def get_additional_indirect_deps(self, file: MypyFile) -> set[str]:
+        """The modules whose event classes this module's emits were checked against."""
+        return self._used_modules.pop(file.fullname, set())
+
+    # -- recording event ids ----------------------------------------------------------
+
+    def get_customize_class_mro_hook(self, fullname: str) -> Callable[[ClassDefContext], None]:
+        # Not get_base_class_hook: mypy asks plugins in order and pydantic's answers it
+        # for every model, so ours would never run after pydantic's.
+        return _record_event_id
+
+    # -- emit ---------------------------------------------------------------------------
+
+    def get_method_signature_hook(
+        self, fullname: str
+    ) -> Callable[[MethodSigContext], FunctionLike] | None:
+        return self._relax_emit_signature if fullname in EMIT_METHODS else None
+
+    def get_method_hook(self, fullname: str) -> Callable[[MethodContext], Type] | None:
+        return self._check_emit if fullname in EMIT_METHODS else None
+
+    def _relax_emit_signature(self, ctx: MethodSigContext) -> FunctionLike:
+        # For the forms we check precisely, accept anything here: an overloaded method
+        # only ever yields "No overload variant matches", and _check_emit reports the
+        # precise errors of the one signature that applies.
+        signature = ctx.default_signature
+        if not ctx.args or len(ctx.args[0]) != 1:
+            return signature
+        first = get_proper_type(ctx.api.get_expression_type(ctx.args[0][0]))
+        if _event_class_of(first) is None and _literal_str(first) is None:
+            return signature
+        anything = AnyType(TypeOfAny.special_form)
+        return signature.copy_modified(
+            arg_types=[anything, anything, anything],
+            arg_kinds=[ARG_POS, ARG_STAR, ARG_STAR2],
+            arg_names=[None, None, None],
+            variables=[],
+        )
+
+    def _check_emit(self, ctx: MethodContext) -> Type:
+        if not ctx.args or len(ctx.args[0]) != 1 or not isinstance(ctx.api, TypeChecker):
+            return ctx.default_return_type
+        checker = ctx.api
+        event_expr = ctx.args[0][0]
+        first = get_proper_type(ctx.arg_types[0][0])
+        info = _event_class_of(first)
+        positional_fields = False
+        if info is None:
+            event_id = _literal_str(first)
+            if event_id is None:
+                return ctx.default_return_type
+            found = self._resolve_id(checker, event_id, event_expr)
+            if found is None:
+                return ctx.default_return_type
+            info = found
+            positional_fields = True  # emit("id", *values) fills fields in order
+        self._used_modules.setdefault(_current_module(checker), set()).add(info.module_name)
+        constructor = get_proper_type(type_object_type(info, checker.named_type))
+        if not isinstance(constructor, CallableType):
+            return ctx.default_return_type
+        signature = _fields_signature(constructor, info, positional_fields)
+        args, kinds, names = _call_arguments(ctx)
+        checker.expr_checker.check_call(signature, args, kinds, ctx.context, names)
+        return ctx.default_return_type
+
+    def _resolve_id(
+        self, checker: TypeChecker, event_id: str, context: Expression
+    ) -> TypeInfo | None:
+        current = _current_module(checker)
+        modules = self._visible_modules(checker, current)
+        by_id = _event_classes(checker, modules)
+        candidates = by_id.get(event_id, [])
+        if len(candidates) == 1:
+            return candidates[0]
+        if candidates:
+            names = " and ".join(sorted(info.fullname for info in candidates))
+            checker.fail(
+                f'Event id "{event_id}" is declared by {names}; emit the class instead '
+                f"(bus.emit({candidates[0].name}, ...)) so the checker knows which",
+                context,
+                code=EVENT_ID,
+            )
+            return None
+        if None in by_id:
+            return None  # some visible event's id is computed at run time: cannot tell
+        # An id added to any visible module must re-check this one.
+        self._used_modules.setdefault(current, set()).update(modules)
+        known = sorted(key for key in by_id if key is not None)
+        suggestion = closest(event_id, known)
+        hint = f'; did you mean "{suggestion}"?' if suggestion else ""
+        checker.fail(f'Unknown event id "{event_id}"{hint}', context, code=EVENT_ID)
+        listing = ", ".join(f'"{key}"' for key in known) or "none"
+        checker.note(
+            f"Ids declared by Event subclasses visible from {current}: {listing}. If the "
+            "event is defined in a module that this one does not import, list that module "
+            f"in events_modules in the [{CONFIG_SECTION}] section of the mypy config",
+            context,
+            code=EVENT_ID,
+        )
+        return None
+
+    def _visible_modules(self, checker: TypeChecker, current: str) -> tuple[str, ...]:
+        cached = self._visible_cache.get(current)
+        if cached is None:
+            roots = [current, *self.events_modules]
+            cached = self._visible_cache[current] = _import_closure(checker.modules, roots)
+        return cached
+
+
+def plugin(version: str) -> type[TypedEventsPlugin]:
+    """Entry point mypy calls with its version."""
+    return TypedEventsPlugin
+
+
+# -- configuration ----------------------------------------------------------------------
+
+
+def read_events_modules(config_file: str | None) -> tuple[str, ...]:
+    """``events_modules`` from ``[typed-events]`` (ini/cfg) or ``[tool.typed-events]`` (toml).
+
+    :raises ValueError: if the setting is not a list of module names.
+    """
+    if config_file is None or not Path(config_file).is_file():
+        return ()
+    path = Path(config_file)
+    if path.suffix == ".toml":
+        with path.open("rb") as handle:
+            tool = tomllib.load(handle).get("tool", {})
+        value = tool.get(CONFIG_SECTION, {}).get("events_modules", [])
+        if isinstance(value, str):
+            value = [value]
+        if not (isinstance(value, list) and all(isinstance(item, str) for item in value)):
+            raise ValueError(
+                f"{config_file}: [tool.{CONFIG_SECTION}] events_modules must be a list of "
+                f"module names, got {value!r}"
+            )
+        names: Iterable[str] = value
+    else:
+        parser = configparser.ConfigParser()
+        parser.read(path)
+        raw = parser.get(CONFIG_SECTION, "events_modules", fallback="")
+        names = re.split(r"[\s,]+", raw)
+    return tuple(dict.fromkeys(name.strip() for name in names if name.strip()))
+
+
+def _is_library(file: MypyFile) -> bool:
+    # Standard library and installed packages never emit the project's events; giving
+    # them a dependency on project modules would drag those into their import cycles.
+    name = file.fullname
+    if name == "typed_events" or name.startswith("typed_events."):
+        return True
+    return bool(file.path and _LIBRARY_PATH.search(file.path))
+
+
+# -- event classes ----------------------------------------------------------------------
+
+
+def _record_event_id(ctx: ClassDefContext) -> None:
+    """Store an Event subclass's id in its TypeInfo metadata (kept in mypy's cache)."""
+    info = ctx.cls.info
+    if not any(base.fullname == EVENT_FULLNAME for base in info.mro[1:]):
+        return
+    keyword = ctx.cls.keywords.get("event_id")
+    event_id = event_id_from_name(info.name) if keyword is None else _constant_str(keyword, ctx)
+    info.metadata[METADATA_KEY] = {"event_id": event_id}
+
+
+def _constant_str(expr: Expression, ctx: ClassDefContext) -> str | None:
+    """The value of a string literal or a ``Final`` string constant; None otherwise."""
+    if isinstance(expr, StrExpr):
+        return expr.value
+    node: SymbolNode | None = None
+    if isinstance(expr, RefExpr) and expr.node is not None:
+        node = expr.node
+    elif isinstance(expr, NameExpr):
+        symbol = ctx.api.lookup_qualified(expr.name, expr, suppress_errors=True)
+        node = symbol.node if symbol is not None else None
+    if isinstance(node, Var) and isinstance(node.final_value, str):
+        return node.final_value
+    return None
+
+
+def _event_class_of(typ: ProperType) -> TypeInfo | None:
+    """The Event subclass a class object (or ``type[X]``) refers to."""
+    if isinstance(typ, FunctionLike) and typ.is_type_obj():
+        info = typ.type_object()
+    elif isinstance(typ, TypeType) and isinstance(typ.item, Instance):
+        info = typ.item.type
+    else:
+        return None
+    return info if METADATA_KEY in info.metadata else None
+
+
+def _literal_str(typ: ProperType) -> str | None:
+    """The value of a ``Literal[...]`` str type, including a ``Final`` constant's."""
+    if isinstance(typ, Instance) and typ.last_known_value is not None:
+        typ = typ.last_known_value
+    if (
+        isinstance(typ, LiteralType)
+        and isinstance(typ.value, str)
+        and typ.fallback.type.fullname == "builtins.str"
+    ):
+        return typ.value
+    return None
+
+
+def _event_classes(
+    checker: TypeChecker, module_names: Iterable[str]
+) -> dict[str | None, list[TypeInfo]]:
+    """Event classes defined in the given modules, by id (None: id unknown statically)."""
+    found: dict[str, TypeInfo] = {}
+    for name in module_names:
+        module = checker.modules.get(name)
+        if module is None:
+            continue
+        for symbol in module.names.values():
+            node = symbol.node
+            if isinstance(node, TypeInfo) and METADATA_KEY in node.metadata:
+                found.setdefault(node.fullname, node)
+    by_id: dict[str | None, list[TypeInfo]] = {}
+    for info in found.values():
+        event_id = info.metadata[METADATA_KEY].get("event_id")
+        by_id.setdefault(event_id if isinstance(event_id, str) else None, []).append(info)
+    return by_id
+
+
+def _import_closure(modules: dict[str, MypyFile], roots: Iterable[str]) -> tuple[str, ...]:
+    """The modules reachable from ``roots`` through their module-level names.
+
+    Every name a module imports points at its defining module, so this follows the
+    import graph as far as it can matter: what a module can see, it imports.
+    """
+    seen: set[str] = set()
+    stack = [root for root in roots if root in modules]
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        module = modules[name]
+        if _LIBRARY_PATH.search(module.path or "") and "typeshed" in module.path:
+            continue  # the standard library defines no events
+        for symbol in module.names.values():
+            target = _defining_module(symbol.node, modules)
+            if target is not None and target not in seen:
+                stack.append(target)
+    return tuple(sorted(seen))
+
+
+def _defining_module(node: SymbolNode | None, modules: dict[str, MypyFile]) -> str | None:
+    if node is None:
+        return None
+    if isinstance(node, MypyFile):
+        return node.fullname
+    if isinstance(node, TypeInfo):
+        return node.module_name
+    prefix = node.fullname
+    while "." in prefix:
+        prefix = prefix.rpartition(".")[0]
+        if prefix in modules:
+            return prefix
+    return None
+
+
+def _current_module(checker: CheckerPluginInterface) -> str:
+    tree = getattr(checker, "tree", None)
+    return tree.fullname if isinstance(tree, MypyFile) else ""
+
+
+# -- signatures -------------------------------------------------------------------------
+
+
+def _fields_signature(constructor: CallableType, info: TypeInfo, positional: bool) -> CallableType:
+    """The constructor's parameters, named after the event, for checking emit's payload."""
+    kinds: list[ArgKind] = list(constructor.arg_kinds)
+    if positional:
+        kinds = [_POSITIONAL_KIND.get(kind, kind) for kind in kinds]
+    # The event itself stays the first parameter, so that mypy's messages count and
+    # name the arguments as the user wrote them ('Argument "email" to "UserCreated"').
+    return constructor.copy_modified(
+        arg_types=[AnyType(TypeOfAny.special_form), *constructor.arg_types],
+        arg_kinds=[ARG_POS, *kinds],
+        arg_names=[None, *constructor.arg_names],
+        name=info.name,
+    )
+
+
+_POSITIONAL_KIND = {ARG_NAMED: ARG_POS, ARG_NAMED_OPT: ARG_OPT}
+
+
+def _call_arguments(ctx: MethodContext) -> tuple[list[Expression], list[ArgKind], list[str | None]]:
+    """The call's arguments, in their original kinds and names."""
+    args: list[Expression] = []
+    kinds: list[ArgKind] = []
+    names: list[str | None] = []
+    for formal in range(len(ctx.args)):
+        args.extend(ctx.args[formal])
+        kinds.extend(ctx.arg_kinds[formal])
+        names.extend(ctx.arg_names[formal])
+    return args, kinds, names
