@@ -218,3 +218,21 @@ def test_emit_before_startup_and_after_shutdown_is_an_error(backend: AnyIOBacken
         assert client.post("/ping/1").status_code == 201
     with pytest.raises(EmitterNotRunningError):
         app.emit("lt_ping", n=2)
+
+
+def test_startup_hooks_can_emit_the_bus_is_already_running(backend: AnyIOBackend) -> None:
+    # Litestar enters the emitter before the lifespan managers and on_startup hooks.
+    seen: list[int] = []
+
+    @listener(Ping)
+    async def record(n: int) -> None:
+        seen.append(n)
+
+    def warm_up(app: Litestar) -> None:
+        app.emit("lt_ping", n=42)
+
+    bus = EventBus([record], events=[Ping])
+    app = Litestar(plugins=[TypedEventsPlugin(bus)], on_startup=[warm_up], logging_config=None)
+    with TestClient(app, backend=backend):
+        pass
+    assert seen == [42]
