@@ -1,0 +1,516 @@
+"""Redis Streams backend: the same listeners across many processes, nothing lost.
+
+```python
+from typed_events.backends.redis import RedisStreamsBackend
+
+bus = EventBus(listeners=[...], backend=RedisStreamsBackend(url, service="billing"))
+```
+
+Each event id has a stream ``{stream_prefix}{event_id}`` holding CloudEvents JSON
+envelopes (:mod:`typed_events.envelope`); each listener is a consumer group
+``{service}:{listener qualified name}``, so N replicas of a service handle each event
+once per listener. Delivery is at least once; :func:`current_delivery` gives a
+listener the event's CloudEvents ``id`` to deduplicate on. Needs the ``redis`` extra
+(``pip install 'typed-events[redis]'``) and runs on asyncio only, as redis-py's
+asyncio client does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import os
+import secrets
+import socket
+from collections import deque
+from dataclasses import dataclass
+from itertools import islice
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import anyio
+import anyio.abc
+import redis.exceptions
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from ..dispatch import Dispatcher
+from ..envelope import EnvelopeError, encode
+from ..errors import EmitterNotRunningError, QueueFullError, TypedEventsError
+from ..events import Event
+from .base import BaseEventEmitterBackend, ShutdownReport, UndeliveredCall
+from .redis_consumer import (
+    RETRYABLE,
+    Backoff,
+    ConsumerSettings,
+    Delivery,
+    GroupConsumer,
+    current_delivery,
+)
+from .redis_dead_letter import DEAD_LETTER_SUFFIX, ENVELOPE_FIELD, dead_letter_key
+
+__all__ = [
+    "Delivery",
+    "RedisStreamsBackend",
+    "RedisUnavailableError",
+    "RedisWriteError",
+    "WriteBufferFullError",
+    "current_delivery",
+]
+
+logger = logging.getLogger("typed_events")
+
+_WRITE_BATCH = 512  # XADDs per pipeline round trip
+
+
+class RedisUnavailableError(TypedEventsError, ConnectionError):
+    """The backend could not reach (or log in to) Redis when it started."""
+
+
+class RedisWriteError(TypedEventsError, ConnectionError):
+    """An event Redis did not acknowledge: refused, or still unwritten when the backend stopped."""
+
+
+class WriteBufferFullError(QueueFullError):
+    """A sync ``emit`` found ``max_pending`` events waiting to be written to Redis."""
+
+    def __init__(self, max_pending: int) -> None:
+        self.max_pending = max_pending
+        TypedEventsError.__init__(
+            self,
+            f"{max_pending} events are waiting to be written to Redis (is Redis down or "
+            "slow?). Use `await bus.emit_async(...)` to wait until Redis acknowledges, "
+            "or raise RedisStreamsBackend(max_pending=...).",
+        )
+
+
+@dataclass(eq=False)
+class _Write:
+    event: Event
+    stream: str
+    payload: bytes
+    written: anyio.Event | None = None  # set when emit_async may return
+    error: RedisWriteError | None = None
+
+
+class _QuietDispatcher(Dispatcher):
+    """Runs one delivery; the backend reports a failure once it gives the message up."""
+
+    async def report_failure(self, event: Event, subscriber: Any, exc: BaseException) -> None:
+        return None
+
+
+class RedisStreamsBackend(BaseEventEmitterBackend):
+    """Deliver events through Redis Streams to listeners in any number of processes.
+
+    :param url: ``redis://[[user]:password@]host[:port][/db]``, ``rediss://`` for TLS
+        (query options such as ``?ssl_cert_reqs=none`` or ``ssl_ca_certs=...`` go to
+        redis-py), or ``unix:///path/to/socket``.
+    :param service: the name of this service; with the listener's qualified name it
+        names the consumer group, so every replica of a service must use the same one.
+    :param stream_prefix: prefix of every key: streams ``{prefix}{event_id}`` and the
+        dead-letter stream ``{prefix}dead-letter``.
+    :param max_retries: deliveries after the first before a failing message is
+        dead-lettered (the listener's own ``retries`` run within each delivery).
+    :param claim_idle: seconds a message may stay unacknowledged by a consumer that
+        stopped answering before another consumer takes it over.
+    :param max_message_bytes: larger envelopes are refused by ``emit`` and
+        dead-lettered by consumers.
+    :param maxlen: approximate cap on each stream's length (``XADD MAXLEN ~``); None
+        keeps everything. Trimming can drop messages no group has handled yet.
+    :param retry_backoff: seconds before the second delivery; doubles each time after.
+    :param batch_size: messages per ``XREADGROUP`` (and per ``XAUTOCLAIM``).
+    :param max_concurrency: listener calls running at once per listener in this
+        process (``ordered=True`` listeners: one).
+    :param max_pending: events waiting to be written before a sync ``emit`` raises
+        :class:`WriteBufferFullError`.
+    :param shutdown_timeout: seconds the exit waits for running calls and unwritten
+        events before it gives up and reports them.
+    :param consume: False for a process that only emits (a web front end, say).
+    :raises ValueError: for an invalid setting.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        service: str,
+        stream_prefix: str = "typed-events:",
+        max_retries: int = 5,
+        claim_idle: float = 30.0,
+        max_message_bytes: int = 1_048_576,
+        maxlen: int | None = None,
+        retry_backoff: float = 1.0,
+        batch_size: int = 100,
+        max_concurrency: int = 16,
+        max_pending: int = 10_000,
+        shutdown_timeout: float = 10.0,
+        consume: bool = True,
+    ) -> None:
+        if not isinstance(url, str) or urlsplit(url).scheme not in {"redis", "rediss", "unix"}:
+            raise ValueError(
+                f"url must be a redis://, rediss:// or unix:// URL, got {_mask(url)!r}"
+            )
+        if not isinstance(service, str) or not service.strip():
+            raise ValueError(f"service must be a non-empty name, got {service!r}")
+        _require_int("max_retries", max_retries, 0)
+        _require_int("max_message_bytes", max_message_bytes, 256)
+        _require_int("batch_size", batch_size, 1)
+        _require_int("max_concurrency", max_concurrency, 1)
+        _require_int("max_pending", max_pending, 1)
+        if maxlen is not None:
+            _require_int("maxlen", maxlen, 1)
+        _require_seconds("claim_idle", claim_idle, positive=True)
+        _require_seconds("retry_backoff", retry_backoff)
+        _require_seconds("shutdown_timeout", shutdown_timeout)
+        self.url = url
+        self.service = service
+        self.stream_prefix = stream_prefix
+        self.max_retries = max_retries
+        self.claim_idle = claim_idle
+        self.max_message_bytes = max_message_bytes
+        self.maxlen = maxlen
+        self.retry_backoff = retry_backoff
+        self.batch_size = batch_size
+        self.max_concurrency = max_concurrency
+        self.max_pending = max_pending
+        self.shutdown_timeout = shutdown_timeout
+        self.consume = consume
+        self.consumer_name = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.source = f"/typed-events/{service}"
+        self.dead_letter_stream = dead_letter_key(stream_prefix)
+        self._running = False
+        self._client: Redis | None = None
+        self._buffer: deque[_Write] = deque()
+        self._failed: list[_Write] = []
+        self._wake = anyio.Event()
+        self._room: list[anyio.Event] = []
+        self._flushed: list[anyio.Event] = []
+        self._consumers: list[GroupConsumer] = []
+        self._task_group: anyio.abc.TaskGroup | None = None
+
+    def stream_key(self, event_id: str) -> str:
+        """The stream holding the events of ``event_id``."""
+        return f"{self.stream_prefix}{event_id}"
+
+    def group_name(self, listener_name: str) -> str:
+        """The consumer group of a listener (by qualified name) in this service."""
+        return f"{self.service}:{listener_name}"
+
+    # -- emitting -----------------------------------------------------------------------
+
+    def emit(self, event: Event) -> None:
+        """Queue ``event`` for writing to its stream; a background task writes in batches.
+
+        :raises WriteBufferFullError: if ``max_pending`` events are waiting to be written.
+        :raises EnvelopeError: (reason ``"too large"``) if the envelope exceeds
+            ``max_message_bytes``.
+        :raises EmitterNotRunningError: outside ``async with bus``.
+        """
+        write = self._prepare(event)
+        if len(self._buffer) >= self.max_pending:
+            raise WriteBufferFullError(self.max_pending)
+        self._queue(write)
+
+    async def emit_async(self, event: Event) -> None:
+        """Write ``event`` and return once Redis has acknowledged it.
+
+        Waits for room when ``max_pending`` events are waiting, and through Redis
+        outages (the writer reconnects with backoff).
+
+        :raises RedisWriteError: if Redis refused the write, or the backend stopped first.
+        :raises EnvelopeError: (reason ``"too large"``) as for :meth:`emit`.
+        :raises EmitterNotRunningError: outside ``async with bus``.
+        """
+        write = self._prepare(event)
+        while len(self._buffer) >= self.max_pending and self._running:
+            room = anyio.Event()
+            self._room.append(room)
+            await room.wait()
+        write.written = anyio.Event()
+        self._queue(write)
+        await write.written.wait()
+        if write.error is not None:
+            raise write.error
+
+    async def flush(self) -> None:
+        """Wait until every event emitted so far is written (or has failed)."""
+        while self._buffer and self._running:
+            flushed = anyio.Event()
+            self._flushed.append(flushed)
+            await flushed.wait()
+
+    def _prepare(self, event: Event) -> _Write:
+        if not self._running:
+            raise EmitterNotRunningError("RedisStreamsBackend is not running")
+        payload = encode(event, source=self.source)
+        if len(payload) > self.max_message_bytes:
+            raise EnvelopeError(
+                "too large",
+                f"{type(event).__qualname__} event serializes to {len(payload)} bytes, more "
+                f"than max_message_bytes={self.max_message_bytes}; consumers would "
+                "dead-letter it. Make the event smaller (store big payloads elsewhere and "
+                "send a reference), or raise max_message_bytes on every process",
+                event_type=event.event_id,
+            )
+        return _Write(event, self.stream_key(event.event_id), payload)
+
+    def _queue(self, write: _Write) -> None:
+        if not self._running:
+            raise EmitterNotRunningError("RedisStreamsBackend is not running")
+        self._buffer.append(write)
+        self._wake.set()
+
+    async def _writer(self) -> None:
+        backoff = Backoff()
+        outage = False
+        while True:
+            if not self._buffer:
+                self._release(self._flushed)
+                self._wake = anyio.Event()
+                await self._wake.wait()
+                continue
+            batch = list(islice(self._buffer, _WRITE_BATCH))
+            try:
+                replies = await self._xadd(batch)
+            except RETRYABLE as exc:
+                if not outage:
+                    logger.warning(
+                        "Redis unavailable (%r); %d event(s) waiting to be written, "
+                        "retrying with backoff",
+                        exc,
+                        len(self._buffer),
+                    )
+                outage = True
+                await anyio.sleep(backoff.next_delay())
+                continue
+            if outage:
+                logger.warning("reconnected to Redis; writing %d event(s)", len(self._buffer))
+            outage = False
+            backoff.reset()
+            self._settle(batch, replies)
+            self._release(self._room)
+
+    async def _xadd(self, batch: list[_Write]) -> list[Any]:
+        assert self._client is not None
+        pipe = self._client.pipeline(transaction=False)
+        for write in batch:
+            pipe.xadd(write.stream, {ENVELOPE_FIELD: write.payload}, maxlen=self.maxlen)
+        return await pipe.execute(raise_on_error=False)
+
+    def _settle(self, batch: list[_Write], replies: list[Any]) -> None:
+        """Pop the batch; a write refused for a passing reason goes back to the front."""
+        again: list[_Write] = []
+        for write, reply in zip(batch, replies, strict=True):
+            self._buffer.popleft()
+            if isinstance(reply, RETRYABLE):
+                again.append(write)  # e.g. LOADING after a restart: write it again
+            elif isinstance(reply, Exception):
+                write.error = RedisWriteError(
+                    f"Redis refused to write a {write.event.event_id!r} event to "
+                    f"{write.stream!r}: {reply}"
+                )
+                logger.error("%s", write.error)
+                self._failed.append(write)
+                if write.written is not None:
+                    write.written.set()
+            elif write.written is not None:
+                write.written.set()
+        self._buffer.extendleft(reversed(again))
+
+    @staticmethod
+    def _release(waiters: list[anyio.Event]) -> None:
+        for waiter in waiters:
+            waiter.set()
+        waiters.clear()
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def __aenter__(self) -> RedisStreamsBackend:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            raise RuntimeError(
+                "RedisStreamsBackend runs on asyncio only (redis-py's client is asyncio-only); "
+                "run this app on asyncio, e.g. anyio.run(main, backend='asyncio')"
+            ) from None
+        if self._running:
+            raise EmitterNotRunningError(
+                "this RedisStreamsBackend is already running; give each bus its own backend"
+            )
+        dispatcher = self.attached_dispatcher
+        if DEAD_LETTER_SUFFIX in dispatcher.routing.registry:
+            raise ValueError(
+                f"event id {DEAD_LETTER_SUFFIX!r} would share its stream with the dead "
+                f"letters ({self.dead_letter_stream!r}); give that event another id"
+            )
+        self._client = Redis.from_url(self.url, retry=Retry(NoBackoff(), 0))
+        settings = ConsumerSettings(
+            client=self._client,
+            consumer=self.consumer_name,
+            registry=dispatcher.routing.registry,
+            runner=_QuietDispatcher(dispatcher.routing),
+            reporter=dispatcher,
+            max_retries=self.max_retries,
+            retry_backoff=self.retry_backoff,
+            claim_idle=self.claim_idle,
+            max_message_bytes=self.max_message_bytes,
+            batch_size=self.batch_size,
+            max_concurrency=self.max_concurrency,
+            dead_letter_stream=self.dead_letter_stream,
+            maxlen=self.maxlen,
+        )
+        self._consumers = self._plan_consumers(settings) if self.consume else []
+        try:
+            await self._client.ping()
+            for consumer in self._consumers:
+                await consumer.ensure_group()
+        except (redis.exceptions.RedisError, OSError) as exc:
+            await self._client.aclose()
+            self._client = None
+            raise RedisUnavailableError(
+                f"RedisStreamsBackend cannot use Redis at {_mask(self.url)}: {exc}. Check "
+                "that redis-server runs there, the URL (rediss:// for TLS), and the ACL "
+                "user/password (it needs the stream commands on the prefix's keys)"
+            ) from exc
+        self.shutdown_report = None
+        self._failed = []
+        self._running = True
+        self._task_group = anyio.create_task_group()
+        await self._task_group.__aenter__()
+        self._task_group.start_soon(self._writer)
+        for consumer in self._consumers:
+            self._task_group.start_soon(consumer.run)
+        if self._consumers:
+            self._task_group.start_soon(self._heartbeat)
+        return self
+
+    def _plan_consumers(self, settings: ConsumerSettings) -> list[GroupConsumer]:
+        consumers: dict[tuple[str, str], GroupConsumer] = {}
+        for event_id, subscriptions in self.attached_dispatcher.routing.routes.items():
+            for subscription in subscriptions:
+                key = (self.stream_key(event_id), self.group_name(subscription.listener.name))
+                if key in consumers:
+                    other = consumers[key].subscription.listener
+                    raise ValueError(
+                        f"listeners {other.where} and {subscription.listener.where} would "
+                        f"share the consumer group {key[1]!r} on {key[0]!r}, so each event "
+                        "would reach only one of them; give them distinct qualified names "
+                        "(module-level functions, or distinct classes)"
+                    )
+                consumers[key] = GroupConsumer(settings, subscription, *key)
+        return list(consumers.values())
+
+    async def _heartbeat(self) -> None:
+        interval = max(self.claim_idle / 3, 0.01)
+        while True:
+            await anyio.sleep(interval)
+            for consumer in self._consumers:
+                with contextlib.suppress(*RETRYABLE):  # the consumer's loop reports outages
+                    await consumer.heartbeat()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        assert self._task_group is not None
+        assert self._client is not None
+        # Shielded: an app being cancelled still stops cleanly and writes what it accepted.
+        with anyio.CancelScope(shield=True):
+            with anyio.move_on_after(self.shutdown_timeout) as scope:
+                for consumer in self._consumers:
+                    consumer.stop()
+                for consumer in self._consumers:
+                    await consumer.finished.wait()
+                # Listeners may have emitted follow-ups while finishing: write them too.
+                await self.flush()
+            self._running = False
+        # The task group's scope was entered before the shield: exit it outside the shield.
+        self._task_group.cancel_scope.cancel()
+        await self._task_group.__aexit__(None, None, None)
+        self._task_group = None
+        with anyio.CancelScope(shield=True):
+            unwritten = [*self._failed, *self._buffer]
+            self._buffer.clear()
+            self._failed = []
+            for write in unwritten:
+                if write.error is None:
+                    write.error = RedisWriteError(
+                        f"a {write.event.event_id!r} event was not written to "
+                        f"{write.stream!r}: the backend stopped first (shutdown_timeout="
+                        f"{self.shutdown_timeout}s)"
+                    )
+                if write.written is not None:
+                    write.written.set()
+            self._release(self._room)
+            self._release(self._flushed)
+            await self._forget_idle_consumers()
+            await self._client.aclose()
+            self._client = None
+        calls = tuple(UndeliveredCall(w.event, w.stream, "not written") for w in unwritten)
+        self.shutdown_report = ShutdownReport(calls, scope.cancelled_caught)
+        if calls:
+            logger.error(
+                "RedisStreamsBackend stopped with %d event(s) not written to Redis:\n%s",
+                len(calls),
+                self.shutdown_report,
+            )
+        elif scope.cancelled_caught:
+            logger.warning(
+                "shutdown_timeout (%.3gs) ran out while listeners were running; their "
+                "messages stay pending and another consumer takes them over after "
+                "claim_idle (%.3gs)",
+                self.shutdown_timeout,
+                self.claim_idle,
+            )
+
+    async def _forget_idle_consumers(self) -> None:
+        """Delete this process's consumers from their groups when nothing is pending."""
+        assert self._client is not None
+        with anyio.move_on_after(min(self.shutdown_timeout, 1.0) or 0.1):
+            for consumer in self._consumers:
+                try:
+                    pending = await self._client.xpending_range(
+                        consumer.stream, consumer.group, "-", "+", 1, self.consumer_name
+                    )
+                    if not pending:  # deleting a consumer would drop its pending messages
+                        await self._client.xgroup_delconsumer(
+                            consumer.stream, consumer.group, self.consumer_name
+                        )
+                except (redis.exceptions.RedisError, OSError):
+                    return
+
+
+def _mask(url: object) -> str:
+    """The URL with its password replaced, fit for messages and logs."""
+    if not isinstance(url, str):
+        return repr(url)
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))
+
+
+def _require_int(name: str, value: object, minimum: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+
+
+def _require_seconds(name: str, value: object, *, positive: bool = False) -> None:
+    ok = (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and (value > 0 if positive else value >= 0)
+    )
+    if not ok:
+        raise ValueError(f"{name} must be seconds {'>' if positive else '>='} 0, got {value!r}")

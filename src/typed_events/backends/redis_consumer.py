@@ -1,0 +1,522 @@
+"""Consuming one listener's consumer group: read, validate, run, acknowledge, retry, dead-letter.
+
+Part of :mod:`typed_events.backends.redis`; users import :class:`Delivery` and
+:func:`current_delivery` from there.
+
+How the listener's own options and the backend's ``max_retries`` combine: one Redis
+delivery is one :meth:`Dispatcher.deliver` call, so the listener's ``retries``,
+``retry_backoff`` and ``timeout`` apply inside it, in this process, as on every backend.
+When that call still fails, the message stays pending and is delivered again after
+``retry_backoff * 2 ** (attempt - 1)`` seconds (``XCLAIM``, which Redis counts), up to
+``max_retries`` more deliveries; then it is dead-lettered and ``on_error`` runs once.
+The count lives in Redis, so a consumer that crashes mid-retry does not reset it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import json
+import logging
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, cast
+
+import anyio
+import redis.exceptions
+from redis.asyncio import Redis
+
+from ..dispatch import Dispatcher
+from ..envelope import EnvelopeError, decode
+from ..events import Event, EventRegistry
+from ..routing import Subscription
+from .redis_dead_letter import ENVELOPE_FIELD, REPLAY_EXTENSION, DeadLetter
+
+__all__ = ["ConsumerSettings", "Delivery", "GroupConsumer", "current_delivery"]
+
+logger = logging.getLogger("typed_events")
+
+RETRYABLE: tuple[type[BaseException], ...] = (
+    redis.exceptions.ConnectionError,  # includes BusyLoadingError (AOF being loaded)
+    redis.exceptions.TimeoutError,
+    redis.exceptions.ReadOnlyError,  # a failover in progress
+    redis.exceptions.TryAgainError,
+    redis.exceptions.ClusterDownError,
+    OSError,
+)
+"""Errors that mean "Redis is not reachable right now": back off and try again."""
+
+_ENVELOPE_KEY = ENVELOPE_FIELD.encode()
+_BLOCK_MS_MAX = 2000  # below redis-py's 5 s socket timeout
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """The Redis delivery a listener is running for; see :func:`current_delivery`.
+
+    :ivar id: the CloudEvents id of the event: the same on every redelivery and replay
+        of one emitted event, so it is the key to deduplicate on.
+    :ivar source: the CloudEvents source (``/typed-events/{emitting service}``).
+    :ivar time: when the event was emitted.
+    :ivar stream: the Redis stream it came from.
+    :ivar message_id: its entry id in the stream (a write retried after a lost reply
+        can store one event twice, under two entry ids and one ``id``).
+    :ivar group: the consumer group, ``{service}:{listener qualified name}``.
+    :ivar consumer: this process's consumer name.
+    :ivar attempt: 1 for the first delivery to the group, then 2, 3, ...
+    """
+
+    id: str
+    source: str
+    time: datetime | None
+    stream: str
+    message_id: str
+    group: str
+    consumer: str
+    attempt: int
+
+
+_current: contextvars.ContextVar[Delivery | None] = contextvars.ContextVar(
+    "typed_events_redis_delivery", default=None
+)
+
+
+def current_delivery() -> Delivery | None:
+    """The delivery the calling listener runs for, or None outside a Redis delivery.
+
+    Works in async and sync listeners (the context is carried into the worker thread).
+    """
+    return _current.get()
+
+
+class Backoff:
+    """Exponential backoff with jitter, for reconnecting."""
+
+    def __init__(self, first: float = 0.05, cap: float = 5.0) -> None:
+        self.first = first
+        self.cap = cap
+        self.failures = 0
+
+    def next_delay(self) -> float:
+        """Seconds to wait after one more failure."""
+        delay = min(self.cap, self.first * 2.0**self.failures)
+        self.failures += 1
+        jitter: float = random.uniform(0.5, 1.0)
+        return delay * jitter
+
+    def reset(self) -> None:
+        """Forget past failures (after a success)."""
+        self.failures = 0
+
+
+@dataclass(frozen=True)
+class ConsumerSettings:
+    """What every group consumer of one backend shares."""
+
+    client: Redis
+    consumer: str
+    registry: EventRegistry
+    runner: Dispatcher  # runs one delivery; reports nothing
+    reporter: Dispatcher  # the bus's: logs and calls on_error once a message is given up
+    max_retries: int
+    retry_backoff: float
+    claim_idle: float
+    max_message_bytes: int
+    batch_size: int
+    max_concurrency: int
+    dead_letter_stream: str
+    maxlen: int | None
+
+
+@dataclass
+class _Message:
+    id: bytes
+    fields: dict[bytes, bytes]
+    attempt: int  # Redis's delivery count for this group
+
+
+@dataclass
+class GroupConsumer:
+    """This process's consumer in one listener's consumer group on one stream."""
+
+    settings: ConsumerSettings
+    subscription: Subscription
+    stream: str
+    group: str
+    in_flight: set[bytes] = field(default_factory=set)  # fetched, not yet acknowledged
+    stopping: anyio.Event = field(default_factory=anyio.Event)
+    finished: anyio.Event = field(default_factory=anyio.Event)
+    _read_scope: anyio.CancelScope | None = None
+    _claim_cursor: bytes = b"0-0"
+
+    @property
+    def event_id(self) -> str:
+        """The event id this group's stream carries."""
+        return self.subscription.event_class.event_id
+
+    async def ensure_group(self) -> None:
+        """Create the group (and stream) if missing; a new group reads the retained stream."""
+        try:
+            await self.settings.client.xgroup_create(self.stream, self.group, id="0", mkstream=True)
+        except redis.exceptions.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    def stop(self) -> None:
+        """Stop reading; the batch in hand is finished, pending retries are left to Redis."""
+        self.stopping.set()
+        if self._read_scope is not None:
+            self._read_scope.cancel()
+
+    async def run(self) -> None:
+        """Read and handle batches until :meth:`stop`; reconnect with backoff."""
+        backoff = Backoff()
+        outage = False
+        claim_every = max(self.settings.claim_idle / 2, 0.01)
+        next_claim = 0.0
+        try:
+            async with anyio.create_task_group() as retries:
+                while not self.stopping.is_set():
+                    try:
+                        if anyio.current_time() >= next_claim:
+                            next_claim = anyio.current_time() + claim_every
+                            await self._handle_batch(await self._claim_idle(), retries)
+                        block_ms = int(min(claim_every * 1000, _BLOCK_MS_MAX))
+                        await self._handle_batch(await self._read(max(block_ms, 1)), retries)
+                    except RETRYABLE as exc:
+                        outage = _log_outage(outage, f"consumer group {self.group}", exc)
+                        await _sleep_unless(self.stopping, backoff.next_delay())
+                        continue
+                    except redis.exceptions.RedisError as exc:
+                        await self._recover(exc, backoff)
+                        continue
+                    if outage:
+                        logger.warning("consumer group %s reconnected to Redis", self.group)
+                    outage = False
+                    backoff.reset()
+                # Leaving: retries still waiting for their backoff stay pending in Redis
+                # (another consumer takes them over after claim_idle); the ones running
+                # finish.
+        finally:
+            self.finished.set()
+
+    async def _recover(self, exc: redis.exceptions.RedisError, backoff: Backoff) -> None:
+        if "NOGROUP" in str(exc):
+            # Redis lost the group (restarted without persistence): recreate it.
+            logger.warning(
+                "consumer group %s on %s vanished; recreating it", self.group, self.stream
+            )
+            with contextlib.suppress(redis.exceptions.RedisError, OSError):
+                await self.ensure_group()  # if not now, the next round tells
+            return
+        # A refusal such as NOPERM: keep the service up, and say so loudly but slowly.
+        logger.error(
+            "consumer group %s on %s: Redis refused a command: %r", self.group, self.stream, exc
+        )
+        await _sleep_unless(self.stopping, backoff.next_delay())
+
+    async def _read(self, block_ms: int) -> list[_Message]:
+        reply: Any = None
+        with anyio.CancelScope() as self._read_scope:
+            if self.stopping.is_set():
+                return []
+            # stop() cancels this wait; what Redis had sent by then stays pending, and is
+            # taken over by another consumer after claim_idle.
+            reply = await self.settings.client.xreadgroup(
+                self.group,
+                self.settings.consumer,
+                {self.stream: ">"},
+                count=self.settings.batch_size,
+                block=block_ms,
+            )
+        self._read_scope = None
+        return [_Message(i, f, 1) for i, f in _entries(reply)]
+
+    async def _claim_idle(self) -> list[_Message]:
+        """Take over messages another consumer left pending for ``claim_idle`` seconds."""
+        client = self.settings.client
+        reply = await client.xautoclaim(
+            self.stream,
+            self.group,
+            self.settings.consumer,
+            int(self.settings.claim_idle * 1000),
+            start_id=self._claim_cursor,
+            count=self.settings.batch_size,
+        )
+        self._claim_cursor = reply[0]
+        deleted = reply[2] if len(reply) > 2 else []
+        if deleted:
+            logger.error(
+                "%d pending message(s) of group %s were trimmed from %s before they were "
+                "handled (raise maxlen, or add consumers): %s",
+                len(deleted),
+                self.group,
+                self.stream,
+                [_text(d) for d in deleted],
+            )
+        claimed = [(i, f) for i, f in reply[1] if f is not None and i not in self.in_flight]
+        return await self._with_counts(claimed)
+
+    async def _with_counts(
+        self, entries: Sequence[tuple[bytes, dict[bytes, bytes]]]
+    ) -> list[_Message]:
+        if not entries:
+            return []
+        pipe = self.settings.client.pipeline(transaction=False)
+        for message_id, _ in entries:
+            pipe.xpending_range(self.stream, self.group, message_id, message_id, 1)
+        replies = await pipe.execute()
+        messages = []
+        for (message_id, fields), pending in zip(entries, replies, strict=True):
+            count = int(pending[0]["times_delivered"]) if pending else 1
+            messages.append(_Message(message_id, fields, count))
+        return messages
+
+    # -- handling ---------------------------------------------------------------------
+
+    async def _handle_batch(self, messages: list[_Message], retries: anyio.abc.TaskGroup) -> None:
+        if not messages:
+            return
+        self.in_flight.update(m.id for m in messages)
+        done: list[bytes] = []
+        if self.subscription.listener.options.ordered or len(messages) == 1:
+            for message in messages:
+                if await self._handle(message, retries):
+                    done.append(message.id)
+        else:
+            queue = iter(messages)
+            async with anyio.create_task_group() as workers:
+                for _ in range(min(self.settings.max_concurrency, len(messages))):
+                    workers.start_soon(self._work, queue, done, retries)
+        await self._ack(done)
+
+    async def _work(
+        self, queue: Iterator[_Message], done: list[bytes], retries: anyio.abc.TaskGroup
+    ) -> None:
+        for message in queue:
+            if await self._handle(message, retries):
+                done.append(message.id)
+
+    async def _handle(self, message: _Message, retries: anyio.abc.TaskGroup) -> bool:
+        """Run the listener on one message; True when it can be acknowledged now."""
+        raw = message.fields.get(_ENVELOPE_KEY)
+        if raw is None:
+            found = sorted(_text(k) for k in message.fields)
+            await self._dead_letter(
+                message,
+                "bad envelope",
+                f"stream entry has no {ENVELOPE_FIELD!r} field "
+                f"(fields: {', '.join(found) or 'none'})",
+                json_fields(message.fields),
+            )
+            return True
+        try:
+            envelope = decode(
+                raw,
+                self.settings.registry,
+                max_bytes=self.settings.max_message_bytes,
+                expected_type=self.event_id,
+            )
+        except EnvelopeError as exc:
+            await self._dead_letter(
+                message, exc.reason, exc.detail, raw, exc.envelope_id, exc.event_type
+            )
+            return True
+        target = envelope.extensions.get(REPLAY_EXTENSION)
+        if target is not None and target != self.group:
+            return True  # a replay for another listener; this one already handled it
+        limit = self.settings.max_retries + 1
+        if message.attempt > limit:
+            await self._dead_letter(
+                message,
+                "too many deliveries",
+                f"delivered {message.attempt} times, never acknowledged (the consumers "
+                f"crashed or were killed while handling it); the limit is {limit}",
+                raw,
+                envelope.id,
+                envelope.type,
+            )
+            return True
+        delivery = Delivery(
+            envelope.id,
+            envelope.source,
+            envelope.time,
+            self.stream,
+            _text(message.id),
+            self.group,
+            self.settings.consumer,
+            message.attempt,
+        )
+        context = contextvars.copy_context()
+        context.run(_current.set, delivery)
+        outcome = await self.settings.runner.deliver(self.subscription, envelope.event, context)
+        if outcome.exception is None:
+            return True
+        return await self._failed(
+            message, envelope.event, raw, delivery, outcome.exception, retries
+        )
+
+    async def _failed(
+        self,
+        message: _Message,
+        event: Event,
+        raw: bytes,
+        delivery: Delivery,
+        exc: BaseException,
+        retries: anyio.abc.TaskGroup,
+    ) -> bool:
+        listener = self.subscription.listener
+        if message.attempt <= self.settings.max_retries:
+            delay = self.settings.retry_backoff * 2.0 ** (message.attempt - 1)
+            logger.warning(
+                "listener %s failed on event %r (id %s), delivery %d of %d: %r; retrying in %.3gs",
+                listener.name,
+                event.event_id,
+                delivery.id,
+                message.attempt,
+                self.settings.max_retries + 1,
+                exc,
+                delay,
+            )
+            if listener.options.ordered:
+                await self._retry_later(message.id, delay, retries)  # keep the order
+            else:
+                retries.start_soon(self._retry_later, message.id, delay, retries)
+            return False
+        await self._dead_letter(
+            message,
+            "listener failed",
+            f"{type(exc).__qualname__}: {exc}",
+            raw,
+            delivery.id,
+            event.event_id,
+        )
+        await self.settings.reporter.report_failure(event, listener, exc)
+        return True
+
+    async def _retry_later(
+        self, message_id: bytes, delay: float, retries: anyio.abc.TaskGroup
+    ) -> None:
+        await _sleep_unless(self.stopping, delay)
+        if self.stopping.is_set():
+            return  # left pending: whoever runs next takes it over after claim_idle
+        claimed = await self._until_done(self._reclaim, message_id)
+        if not claimed:
+            self.in_flight.discard(message_id)  # acknowledged or trimmed meanwhile
+            return
+        if await self._handle(claimed[0], retries):
+            await self._ack([message_id])
+
+    async def _reclaim(self, message_id: bytes) -> list[_Message]:
+        # A plain XCLAIM (not JUSTID) makes Redis count one more delivery.
+        reply = await self.settings.client.xclaim(
+            self.stream, self.group, self.settings.consumer, 0, [message_id]
+        )
+        entries = [(i, f) for i, f in cast(list[tuple[bytes, Any]], reply) if f is not None]
+        return await self._with_counts(entries)
+
+    async def heartbeat(self) -> None:
+        """Reset the idle time of the messages in hand, so nobody takes them over."""
+        if self.in_flight:
+            await self.settings.client.xclaim(
+                self.stream,
+                self.group,
+                self.settings.consumer,
+                0,
+                list(self.in_flight),
+                justid=True,  # JUSTID: does not count as a delivery
+            )
+
+    async def _ack(self, message_ids: list[bytes]) -> None:
+        if message_ids:
+            await self._until_done(self._xack, message_ids)
+            self.in_flight.difference_update(message_ids)
+
+    async def _xack(self, message_ids: list[bytes]) -> None:
+        await self.settings.client.xack(self.stream, self.group, *message_ids)
+
+    async def _dead_letter(
+        self,
+        message: _Message,
+        reason: str,
+        detail: str,
+        raw: bytes,
+        envelope_id: str | None = None,
+        event_type: str | None = None,
+    ) -> None:
+        letter = DeadLetter.create(
+            reason=reason,
+            detail=detail,
+            stream=self.stream,
+            message_id=_text(message.id),
+            group=self.group,
+            listener=self.subscription.listener.name,
+            consumer=self.settings.consumer,
+            attempts=message.attempt,
+            envelope=raw,
+            envelope_id=envelope_id,
+            event_type=event_type,
+        )
+        logger.error(
+            "dead-lettered message %s of %s for %s: %s: %s",
+            letter.message_id,
+            self.stream,
+            self.group,
+            reason,
+            detail,
+        )
+        await self._until_done(self._xadd_dead_letter, letter)
+
+    async def _xadd_dead_letter(self, letter: DeadLetter) -> None:
+        fields: dict[Any, Any] = letter.to_fields()
+        await self.settings.client.xadd(
+            self.settings.dead_letter_stream, fields, maxlen=self.settings.maxlen
+        )
+
+    async def _until_done(self, operation: Any, argument: Any) -> Any:
+        """Run one Redis operation, retrying through outages (shutdown's deadline cancels)."""
+        backoff = Backoff()
+        outage = False
+        while True:
+            try:
+                result = await operation(argument)
+            except RETRYABLE as exc:
+                outage = _log_outage(outage, f"consumer group {self.group}", exc)
+                await anyio.sleep(backoff.next_delay())
+                continue
+            return result
+
+
+def json_fields(fields: dict[bytes, bytes]) -> bytes:
+    """Stream entry fields as a JSON object (for a dead letter of a malformed entry)."""
+    return json.dumps({_text(k): _text(v) for k, v in fields.items()}).encode()
+
+
+def _entries(reply: Any) -> list[tuple[bytes, dict[bytes, bytes]]]:
+    """The (id, fields) pairs of an XREADGROUP reply, RESP2 or RESP3."""
+    if not reply:
+        return []
+    streams = reply.values() if isinstance(reply, dict) else (s[1] for s in reply)
+    entries: list[tuple[bytes, dict[bytes, bytes]]] = []
+    for stream_entries in streams:
+        for item in stream_entries:
+            if item[1] is not None:  # None: deleted while pending
+                entries.append((item[0], item[1]))
+    return entries
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+def _log_outage(already: bool, who: str, exc: BaseException) -> bool:
+    if not already:
+        logger.warning("%s: Redis unavailable (%r); retrying with backoff", who, exc)
+    return True
+
+
+async def _sleep_unless(event: anyio.Event, seconds: float) -> None:
+    with anyio.move_on_after(seconds):
+        await event.wait()

@@ -1,0 +1,187 @@
+"""The dead-letter record of the Redis backend: what a consumer writes, and what tools read.
+
+A message that cannot be delivered to a listener (it is not a valid envelope, names an
+unknown event, is too large, or the listener kept failing) is written to the stream
+``{stream_prefix}dead-letter`` as one entry of string fields, then acknowledged, so the
+consumer moves on. ``typed-events dead-letter`` lists, inspects and replays them.
+
+Replaying sends the original envelope back to its stream with the CloudEvents
+extension attribute ``typedeventsreplay`` set to the one consumer group that failed;
+every other group acknowledges it without running its listener, so listeners that
+already handled the event do not see it twice.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+__all__ = [
+    "DEAD_LETTER_SUFFIX",
+    "ENVELOPE_FIELD",
+    "REPLAY_EXTENSION",
+    "DeadLetter",
+    "ReplayError",
+    "dead_letter_key",
+]
+
+ENVELOPE_FIELD = "envelope"
+"""The stream entry field that holds the envelope JSON."""
+
+DEAD_LETTER_SUFFIX = "dead-letter"
+
+REPLAY_EXTENSION = "typedeventsreplay"
+"""CloudEvents extension naming the only consumer group a replayed message is for."""
+
+# A dead letter keeps at most this much of an oversized message: enough to see what it
+# was, without doubling the memory a too-large message already takes.
+KEPT_BYTES_OF_OVERSIZED = 4096
+
+
+def dead_letter_key(stream_prefix: str) -> str:
+    """The dead-letter stream of a backend using ``stream_prefix``."""
+    return f"{stream_prefix}{DEAD_LETTER_SUFFIX}"
+
+
+class ReplayError(ValueError):
+    """A dead letter that cannot be replayed (its envelope was cut or is not an object)."""
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """One entry of the dead-letter stream.
+
+    :ivar id: the entry id in the dead-letter stream (empty before it is written).
+    :ivar reason: ``too large``, ``bad json``, ``bad envelope``, ``unknown type``,
+        ``invalid data``, ``listener failed`` or ``too many deliveries``.
+    :ivar detail: the validation error or the listener's exception, in words.
+    :ivar stream: the stream the message came from.
+    :ivar message_id: its entry id in that stream.
+    :ivar group: the consumer group (``{service}:{listener}``) that gave up on it.
+    :ivar listener: the listener's qualified name.
+    :ivar consumer: the consumer (host:pid:suffix) that wrote the dead letter.
+    :ivar attempts: how many times Redis delivered it to that group.
+    :ivar envelope_id: the CloudEvents id, when it could be read.
+    :ivar event_type: the CloudEvents type (event id), when it could be read.
+    :ivar envelope: the message as received (cut to 4 KiB when it was too large).
+    :ivar truncated: True when ``envelope`` was cut.
+    :ivar time: when the dead letter was written (UTC, ISO 8601).
+    """
+
+    reason: str
+    detail: str
+    stream: str
+    message_id: str
+    group: str
+    listener: str
+    consumer: str
+    attempts: int
+    envelope_id: str
+    event_type: str
+    envelope: bytes
+    truncated: bool = False
+    time: str = ""
+    id: str = ""
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        reason: str,
+        detail: str,
+        stream: str,
+        message_id: str,
+        group: str,
+        listener: str,
+        consumer: str,
+        attempts: int,
+        envelope: bytes,
+        envelope_id: str | None = None,
+        event_type: str | None = None,
+    ) -> DeadLetter:
+        """A new dead letter, stamped now; an oversized envelope is cut to 4 KiB."""
+        truncated = reason == "too large" and len(envelope) > KEPT_BYTES_OF_OVERSIZED
+        return cls(
+            reason=reason,
+            detail=detail,
+            stream=stream,
+            message_id=message_id,
+            group=group,
+            listener=listener,
+            consumer=consumer,
+            attempts=attempts,
+            envelope_id=envelope_id or "",
+            event_type=event_type or "",
+            envelope=envelope[:KEPT_BYTES_OF_OVERSIZED] if truncated else envelope,
+            truncated=truncated,
+            time=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        )
+
+    def to_fields(self) -> dict[str, str | bytes]:
+        """The stream entry fields (all strings; ``envelope`` as received)."""
+        return {
+            "reason": self.reason,
+            "detail": self.detail,
+            "stream": self.stream,
+            "message_id": self.message_id,
+            "group": self.group,
+            "listener": self.listener,
+            "consumer": self.consumer,
+            "attempts": str(self.attempts),
+            "envelope_id": self.envelope_id,
+            "event_type": self.event_type,
+            ENVELOPE_FIELD: self.envelope,
+            "truncated": "1" if self.truncated else "0",
+            "time": self.time,
+        }
+
+    @classmethod
+    def from_entry(cls, entry_id: bytes | str, fields: Mapping[bytes, bytes]) -> DeadLetter:
+        """Read a dead-letter stream entry; missing fields read as empty."""
+
+        def text(name: str) -> str:
+            return fields.get(name.encode(), b"").decode("utf-8", "replace")
+
+        attempts = text("attempts")
+        return cls(
+            reason=text("reason"),
+            detail=text("detail"),
+            stream=text("stream"),
+            message_id=text("message_id"),
+            group=text("group"),
+            listener=text("listener"),
+            consumer=text("consumer"),
+            attempts=int(attempts) if attempts.isdigit() else 0,
+            envelope_id=text("envelope_id"),
+            event_type=text("event_type"),
+            envelope=fields.get(ENVELOPE_FIELD.encode(), b""),
+            truncated=text("truncated") == "1",
+            time=text("time"),
+            id=entry_id.decode() if isinstance(entry_id, bytes) else entry_id,
+        )
+
+    def replay_payload(self) -> bytes:
+        """The envelope to send back to :attr:`stream`, addressed to :attr:`group` only.
+
+        :raises ReplayError: if the envelope was cut, or is not a JSON object.
+        """
+        if self.truncated:
+            raise ReplayError(
+                f"dead letter {self.id} keeps only the first {len(self.envelope)} bytes of "
+                "a too-large message; it cannot be replayed"
+            )
+        try:
+            obj = json.loads(self.envelope)
+        except (ValueError, UnicodeDecodeError):
+            obj = None
+        if not isinstance(obj, dict):
+            raise ReplayError(
+                f"dead letter {self.id} ({self.reason}) holds no JSON object envelope; "
+                "replaying it would only dead-letter it again"
+            )
+        if not self.group:
+            raise ReplayError(f"dead letter {self.id} names no consumer group to replay to")
+        obj[REPLAY_EXTENSION] = self.group
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()

@@ -1,0 +1,269 @@
+"""The wire format of every distributed backend: a CloudEvents 1.0 structured JSON envelope.
+
+An event travels as one JSON object::
+
+    {"specversion": "1.0", "id": "6f1c...", "source": "/typed-events/billing",
+     "type": "user_created", "time": "2026-01-01T12:00:00.000000Z",
+     "datacontenttype": "application/json", "data": {"email": "a@example.com"}}
+
+``type`` is the event id and ``data`` the model's JSON (``model_dump_json``). Nothing
+else is ever executed or unpickled: :func:`decode` parses JSON and validates ``data``
+with the event class the registry names, so a message from an older or hostile
+producer is either a valid event or an :class:`EnvelopeError` whose ``reason`` says
+why it cannot be delivered (a backend dead-letters it with that reason).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import pydantic
+
+from .errors import TypedEventsError
+from .events import Event, EventRegistry
+
+__all__ = [
+    "CONTENT_TYPE",
+    "SPECVERSION",
+    "Envelope",
+    "EnvelopeError",
+    "Reason",
+    "decode",
+    "encode",
+    "read_attributes",
+]
+
+SPECVERSION = "1.0"
+CONTENT_TYPE = "application/json"
+
+Reason = Literal["too large", "bad json", "bad envelope", "unknown type", "invalid data"]
+"""Why a message cannot be delivered; dead-letter entries carry it."""
+
+# CloudEvents: extension attribute names are lowercase ASCII letters and digits.
+_CORE_ATTRIBUTES = frozenset(
+    {"specversion", "id", "source", "type", "time", "datacontenttype", "dataschema", "subject"}
+)
+
+
+class EnvelopeError(TypedEventsError, ValueError):
+    """A message that is not a deliverable event envelope.
+
+    :ivar reason: one of ``"too large"``, ``"bad json"``, ``"bad envelope"``,
+        ``"unknown type"``, ``"invalid data"``.
+    :ivar detail: what was found, in words (a validation error lists the fields).
+    :ivar envelope_id: the CloudEvents ``id``, when it could be read.
+    :ivar event_type: the CloudEvents ``type``, when it could be read.
+    """
+
+    def __init__(
+        self,
+        reason: Reason,
+        detail: str,
+        *,
+        envelope_id: str | None = None,
+        event_type: str | None = None,
+    ) -> None:
+        self.reason: Reason = reason
+        self.detail = detail
+        self.envelope_id = envelope_id
+        self.event_type = event_type
+        super().__init__(f"{reason}: {detail}")
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """A decoded, validated envelope: the CloudEvents attributes and the event.
+
+    :ivar id: the CloudEvents ``id``, unique per emitted event (use it to deduplicate).
+    :ivar source: who emitted it (``/typed-events/{service}`` for typed-events producers).
+    :ivar type: the event id.
+    :ivar time: when it was emitted (UTC), if the producer said.
+    :ivar event: the validated event instance.
+    :ivar extensions: CloudEvents extension attributes, by name.
+    """
+
+    id: str
+    source: str
+    type: str
+    time: datetime | None
+    event: Event
+    extensions: Mapping[str, Any] = field(default_factory=dict)
+
+
+def encode(
+    event: Event,
+    *,
+    source: str,
+    id: str | None = None,  # the CloudEvents attribute is called id
+    time: datetime | None = None,
+    extensions: Mapping[str, str] | None = None,
+) -> bytes:
+    """Serialize ``event`` into a CloudEvents 1.0 structured JSON envelope (UTF-8 bytes).
+
+    :param event: a validated event instance.
+    :param source: the CloudEvents ``source`` (a URI reference naming the producer).
+    :param id: the CloudEvents ``id``; a new random UUID when omitted.
+    :param time: the emit time; now (UTC) when omitted.
+    :param extensions: extension attributes (lowercase letters and digits as names).
+    :raises ValueError: for an extension name CloudEvents does not allow.
+    :raises pydantic_core.PydanticSerializationError: if a field cannot be made JSON.
+    """
+    attributes: dict[str, str] = {
+        "specversion": SPECVERSION,
+        "id": id if id is not None else str(uuid.uuid4()),
+        "source": source,
+        "type": event.event_id,
+        "time": _format_time(time if time is not None else datetime.now(UTC)),
+        "datacontenttype": CONTENT_TYPE,
+    }
+    for name, value in (extensions or {}).items():
+        if not (name.isascii() and name.isalnum() and name.islower()) or name in _CORE_ATTRIBUTES:
+            raise ValueError(
+                f"CloudEvents extension attribute {name!r} is not allowed: names are "
+                "lowercase ASCII letters and digits, and not a core attribute name"
+            )
+        attributes[name] = value
+    head = json.dumps(attributes, separators=(",", ":"), ensure_ascii=False)
+    # Splice the model's own JSON in: one serialization, exactly what model_validate_json reads.
+    return f'{head[:-1]},"data":{event.model_dump_json()}}}'.encode()
+
+
+def read_attributes(raw: bytes | str, *, max_bytes: int | None = None) -> dict[str, Any]:
+    """Parse an envelope's JSON object without validating ``data`` against an event class.
+
+    Tools use it to show a message whose event class they do not have.
+
+    :param max_bytes: refuse messages larger than this many bytes.
+    :raises EnvelopeError: ``"too large"``, ``"bad json"`` or ``"bad envelope"`` (not a
+        JSON object, or a missing/ill-typed ``specversion``/``id``/``source``/``type``).
+    """
+    size = len(raw.encode() if isinstance(raw, str) else raw)
+    if max_bytes is not None and size > max_bytes:
+        raise EnvelopeError("too large", f"{size} bytes, more than the limit of {max_bytes} bytes")
+    try:
+        obj = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise EnvelopeError("bad json", f"not JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise EnvelopeError("bad envelope", f"expected a JSON object, got {type(obj).__name__}")
+    envelope_id = obj.get("id") if isinstance(obj.get("id"), str) and obj["id"] else None
+    event_type = obj.get("type") if isinstance(obj.get("type"), str) and obj["type"] else None
+    problems = [
+        f"{name!r} must be a non-empty string, got {obj.get(name)!r}"
+        for name in ("id", "source", "type")
+        if not (isinstance(obj.get(name), str) and obj[name])
+    ]
+    if obj.get("specversion") != SPECVERSION:
+        problems.insert(0, f"'specversion' must be {SPECVERSION!r}, got {obj.get('specversion')!r}")
+    content_type = obj.get("datacontenttype")
+    if content_type is not None and not _is_json_content_type(content_type):
+        problems.append(f"'datacontenttype' must be JSON, got {content_type!r}")
+    if "data" not in obj:
+        problems.append("'data' is missing")
+    if problems:
+        raise EnvelopeError(
+            "bad envelope", "; ".join(problems), envelope_id=envelope_id, event_type=event_type
+        )
+    return obj
+
+
+def decode(
+    raw: bytes | str,
+    registry: EventRegistry,
+    *,
+    max_bytes: int | None = None,
+    expected_type: str | None = None,
+) -> Envelope:
+    """Parse and validate an envelope; ``data`` is validated by the registered event class.
+
+    :param raw: the envelope JSON.
+    :param registry: the event classes this process knows, by id.
+    :param max_bytes: refuse messages larger than this many bytes (before parsing).
+    :param expected_type: the event id the message must carry (a stream per event id
+        means anything else arrived in the wrong place).
+    :raises EnvelopeError: with ``reason`` ``"too large"``, ``"bad json"``,
+        ``"bad envelope"``, ``"unknown type"`` or ``"invalid data"``.
+    """
+    obj = read_attributes(raw, max_bytes=max_bytes)
+    envelope_id: str = obj["id"]
+    event_type: str = obj["type"]
+    event_class = registry.get(event_type)
+    if event_class is None:
+        known = ", ".join(registry.ids()) or "none"
+        raise EnvelopeError(
+            "unknown type",
+            f"no event class declares id {event_type!r} in this process (known: {known})",
+            envelope_id=envelope_id,
+            event_type=event_type,
+        )
+    if expected_type is not None and event_type != expected_type:
+        raise EnvelopeError(
+            "bad envelope",
+            f"type {event_type!r} arrived where only {expected_type!r} belongs",
+            envelope_id=envelope_id,
+            event_type=event_type,
+        )
+    try:
+        # JSON mode, on the raw bytes: the exact inverse of model_dump_json, strict
+        # models included.
+        parsed = _envelope_model(event_class).model_validate_json(raw)
+    except pydantic.ValidationError as exc:
+        in_data = all(error["loc"][:1] == ("data",) for error in exc.errors())
+        raise EnvelopeError(
+            "invalid data" if in_data else "bad envelope",
+            _describe(exc),
+            envelope_id=envelope_id,
+            event_type=event_type,
+        ) from None
+    extensions = {k: v for k, v in obj.items() if k not in _CORE_ATTRIBUTES and k != "data"}
+    return Envelope(envelope_id, obj["source"], event_type, parsed.time, parsed.data, extensions)
+
+
+class _EnvelopeBase(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="ignore")
+
+    time: datetime | None = None
+    data: Any
+
+
+# The wrapper model is cached on the event class itself (not in a module dict), so
+# classes defined and dropped by tests can still be garbage collected.
+_CACHE_ATTRIBUTE = "__typed_events_envelope_model__"
+
+
+def _envelope_model(event_class: type[Event]) -> type[_EnvelopeBase]:
+    model: type[_EnvelopeBase] | None = event_class.__dict__.get(_CACHE_ATTRIBUTE)
+    if model is None:
+        model = pydantic.create_model(
+            f"Envelope[{event_class.__qualname__}]",
+            __base__=_EnvelopeBase,
+            data=(event_class, ...),
+        )
+        type.__setattr__(event_class, _CACHE_ATTRIBUTE, model)
+    return model
+
+
+def _describe(exc: pydantic.ValidationError) -> str:
+    parts = []
+    for error in exc.errors(include_url=False):
+        where = ".".join(str(part) for part in error["loc"]) or "(root)"
+        parts.append(f"{where}: {error['msg']} (got {error.get('input')!r})")
+    return "; ".join(parts)
+
+
+def _is_json_content_type(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    media_type = value.split(";", 1)[0].strip().lower()
+    return media_type in {"application/json", "text/json"} or media_type.endswith("+json")
+
+
+def _format_time(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError(f"envelope time must be timezone-aware, got naive {moment!r}")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
