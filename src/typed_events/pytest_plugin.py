@@ -14,8 +14,8 @@
   ``@pytest.mark.typed_events_strict``; ``@pytest.mark.typed_events_strict(False)``
   turns it off for one test.
 
-Importing this module imports nothing of typed-events itself, so it costs nothing in
-test runs that do not use it.
+Unused, the plugin does nothing: the fixture exists only when a test asks for it, and
+strict mode is off unless turned on.
 """
 
 from __future__ import annotations
@@ -126,7 +126,15 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     """Fail the test if a listener failure was logged during setup or the test itself."""
-    result = yield
+    try:
+        result = yield
+    except BaseException:
+        # The test failed on its own: its own error is the one to show, and the
+        # logged failures must not be reported again at teardown.
+        handler = item.stash.get(_failures_key, None)
+        if handler is not None:
+            handler.new_failures()
+        raise
     _fail_on_logged_failures(item, "test")
     return result
 
@@ -157,7 +165,7 @@ def _fail_on_logged_failures(item: pytest.Item, phase: str) -> None:
     formatter = logging.Formatter("%(name)s %(levelname)s: %(message)s")
     lines += ["  " + formatter.format(record).replace("\n", "\n  ") for record in failures]
     lines.append(
-        "Listener exceptions never reach the code that emits. Fix the listener, or assert "
-        "the failure with emit_and_wait() and mark the test @pytest.mark.typed_events_strict(False)."
+        "Listener exceptions never reach the code that emits. Fix the listener, or assert the "
+        "failure with emit_and_wait() and mark the test @pytest.mark.typed_events_strict(False)."
     )
     pytest.fail("\n".join(lines), pytrace=False)
