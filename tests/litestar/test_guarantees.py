@@ -236,3 +236,21 @@ def test_startup_hooks_can_emit_the_bus_is_already_running(backend: AnyIOBackend
     with TestClient(app, backend=backend):
         pass
     assert seen == [42]
+
+
+def test_follow_up_emits_during_shutdown_reach_plain_listeners(backend: AnyIOBackend) -> None:
+    pongs: list[int] = []
+
+    @listener(Ping)
+    async def answer(n: int) -> None:
+        await anyio.sleep(0.05)  # still running when the shutdown begins
+        app.emit("lt_pong", n=n)
+
+    @litestar_listener("lt_pong")
+    async def plain_record(n: int) -> None:
+        pongs.append(n)
+
+    app = build_app(answer, plain=(plain_record,))
+    with TestClient(app, backend=backend) as client:
+        assert client.post("/ping/3").status_code == 201
+    assert sorted(pongs) == [0, 1, 2]

@@ -116,9 +116,6 @@ class TypedEventsPlugin(InitPlugin):
     def _provide_bus(self) -> EventBus:
         return self.bus
 
-    def __repr__(self) -> str:
-        return f"TypedEventsPlugin({self.bus!r})"
-
 
 class TypedEmitterBackend(LitestarEmitterBackend):
     """Litestar's ``event_emitter_backend`` that hands every emit to a typed bus.
@@ -175,9 +172,11 @@ class TypedEmitterBackend(LitestarEmitterBackend):
 
     async def __aenter__(self) -> TypedEmitterBackend:
         async with AsyncExitStack() as stack:
-            await stack.enter_async_context(self.bus)
+            # The typed bus drains first at shutdown, while the plain one still runs:
+            # follow-up `app.emit(...)` calls of typed listeners reach both.
             if self.plain_bus is not None:
                 await stack.enter_async_context(self.plain_bus)
+            await stack.enter_async_context(self.bus)
             self._exit_stack = stack.pop_all()
         return self
 
