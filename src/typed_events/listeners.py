@@ -8,7 +8,7 @@ import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, ParamSpec, TypeVar
+from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
 
 from .events import Event
 
@@ -18,6 +18,14 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 EventRef = type[Event] | str
+
+# Static typing of @listener(SomeEvent, ...): see docs/typing.md.
+E = TypeVar("E", bound=Event)
+E1 = TypeVar("E1", bound=Event)
+E2 = TypeVar("E2", bound=Event)
+E3 = TypeVar("E3", bound=Event)
+E4 = TypeVar("E4", bound=Event)
+F = TypeVar("F", bound=Event)
 
 
 @dataclass(frozen=True)
@@ -104,6 +112,85 @@ class Listener(Generic[P, R]):
         return f"<Listener {self.name} on {ids}>"
 
 
+class ListenerEventMismatch(Generic[F]):
+    """What type checkers infer for a listener whose event parameter rejects its events.
+
+    ``@listener(UserCreated)`` on ``async def f(event: OrderPlaced)``: the decorated
+    name gets this type, so passing it to ``EventBus(listeners=[...])`` or calling it
+    is a static error that names the parameter's class. (At run time the bus raises
+    :class:`~typed_events.ListenerSignatureError` for the same listener.)
+    """
+
+
+class ListenerDecorator(Protocol[E]):  # pyright: ignore[reportInvalidTypeVarUse]  # E is in Listener[Concatenate[E, P], R], invariant in its ParamSpec; mypy requires invariance here
+    """The static type of ``listener(SomeEvent, ...)``: a decorator checked against the events."""
+
+    @overload
+    def __call__(
+        self, func: Callable[Concatenate[E, P], R], /
+    ) -> Listener[[E], R]: ...
+    @overload
+    def __call__(  # pyright: ignore[reportOverlappingOverload]  # deliberate: the first match wins, so this one catches a parameter annotated with another event before the kwargs-style catch-all below
+        self, func: Callable[Concatenate[F, P], R], /
+    ) -> ListenerEventMismatch[F]: ...
+    @overload
+    def __call__(self, func: Callable[P, R], /) -> Listener[P, R]: ...
+
+
+@overload
+def listener(
+    event: type[E1],
+    /,
+    *,
+    retries: int = 0,
+    retry_backoff: float = 0.1,
+    timeout: float | None = None,
+    ordered: bool = False,
+) -> ListenerDecorator[E1]: ...
+@overload
+def listener(
+    event1: type[E1],
+    event2: type[E2],
+    /,
+    *,
+    retries: int = 0,
+    retry_backoff: float = 0.1,
+    timeout: float | None = None,
+    ordered: bool = False,
+) -> ListenerDecorator[E1 | E2]: ...
+@overload
+def listener(
+    event1: type[E1],
+    event2: type[E2],
+    event3: type[E3],
+    /,
+    *,
+    retries: int = 0,
+    retry_backoff: float = 0.1,
+    timeout: float | None = None,
+    ordered: bool = False,
+) -> ListenerDecorator[E1 | E2 | E3]: ...
+@overload
+def listener(
+    event1: type[E1],
+    event2: type[E2],
+    event3: type[E3],
+    event4: type[E4],
+    /,
+    *,
+    retries: int = 0,
+    retry_backoff: float = 0.1,
+    timeout: float | None = None,
+    ordered: bool = False,
+) -> ListenerDecorator[E1 | E2 | E3 | E4]: ...
+@overload
+def listener(
+    *events: EventRef,
+    retries: int = 0,
+    retry_backoff: float = 0.1,
+    timeout: float | None = None,
+    ordered: bool = False,
+) -> Callable[[Callable[P, R]], Listener[P, R]]: ...
 def listener(
     *events: EventRef,
     retries: int = 0,
