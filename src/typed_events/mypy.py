@@ -34,6 +34,7 @@ import re
 import tomllib
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import cast
 
 from mypy.checker import TypeChecker
 from mypy.errorcodes import ErrorCode
@@ -155,7 +156,9 @@ class TypedEventsPlugin(Plugin):
         if _event_class_of(first) is None and _literal_str(first) is None:
             return signature
         anything = AnyType(TypeOfAny.special_form)
-        return signature.copy_modified(
+        # mypy annotates copy_modified's parameters with its Bogus[...] alias, which
+        # pyright cannot resolve; the arguments are mypy types as required.
+        return signature.copy_modified(  # pyright: ignore[reportUnknownMemberType]
             arg_types=[anything, anything, anything],
             arg_kinds=[ARG_POS, ARG_STAR, ARG_STAR2],
             arg_names=[None, None, None],
@@ -248,23 +251,24 @@ def read_events_modules(config_file: str | None) -> tuple[str, ...]:
     if config_file is None or not Path(config_file).is_file():
         return ()
     path = Path(config_file)
+    names: list[str]
     if path.suffix == ".toml":
         with path.open("rb") as handle:
-            tool = tomllib.load(handle).get("tool", {})
-        value = tool.get(CONFIG_SECTION, {}).get("events_modules", [])
+            document = tomllib.load(handle)
+        section = document.get("tool", {}).get(CONFIG_SECTION, {})
+        value: object = section.get("events_modules", [])
         if isinstance(value, str):
             value = [value]
-        if not (isinstance(value, list) and all(isinstance(item, str) for item in value)):
+        if not isinstance(value, list):
             raise ValueError(
                 f"{config_file}: [tool.{CONFIG_SECTION}] events_modules must be a list of "
                 f"module names, got {value!r}"
             )
-        names: Iterable[str] = value
+        names = [str(item) for item in cast("list[object]", value)]
     else:
         parser = configparser.ConfigParser()
         parser.read(path)
-        raw = parser.get(CONFIG_SECTION, "events_modules", fallback="")
-        names = re.split(r"[\s,]+", raw)
+        names = re.split(r"[\s,]+", parser.get(CONFIG_SECTION, "events_modules", fallback=""))
     return tuple(dict.fromkeys(name.strip() for name in names if name.strip()))
 
 
@@ -402,7 +406,7 @@ def _fields_signature(constructor: CallableType, info: TypeInfo, positional: boo
         kinds = [_POSITIONAL_KIND.get(kind, kind) for kind in kinds]
     # The event itself stays the first parameter, so that mypy's messages count and
     # name the arguments as the user wrote them ('Argument "email" to "UserCreated"').
-    return constructor.copy_modified(
+    return constructor.copy_modified(  # pyright: ignore[reportUnknownMemberType]  # see above
         arg_types=[AnyType(TypeOfAny.special_form), *constructor.arg_types],
         arg_kinds=[ARG_POS, *kinds],
         arg_names=[None, *constructor.arg_names],
