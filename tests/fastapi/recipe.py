@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -73,7 +73,7 @@ def create_app(bus: EventBus) -> FastAPI:
     """An app whose lifespan runs ``bus``: started before the first request, drained after."""
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, EventBus]]:
+    async def lifespan(app: FastAPI) -> AsyncGenerator[dict[str, EventBus], None]:
         async with bus:
             yield {"bus": bus}
 

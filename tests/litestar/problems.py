@@ -7,7 +7,7 @@ from typed_events import ListenerSignatureError, SignatureProblem
 
 def summary(error: ListenerSignatureError) -> list[tuple[str, str, str | None]]:
     """One triple per problem, in the error's order; the listener's module is dropped."""
-    triples = []
+    triples: list[tuple[str, str, str | None]] = []
     for problem in error.problems:
         assert isinstance(problem, SignatureProblem)
         triples.append((problem.listener.rsplit(".", 1)[-1], problem.event_id, problem.field))

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from contextlib import AsyncExitStack, contextmanager
 from types import TracebackType
 from typing import Any, ClassVar
@@ -38,8 +38,9 @@ from litestar.events import BaseEventEmitterBackend as LitestarEmitterBackend
 from litestar.events import EventListener
 from litestar.events import SimpleEventEmitter as LitestarSimpleEventEmitter
 from litestar.exceptions import ImproperlyConfiguredException, ValidationException
-from litestar.plugins import InitPlugin
-from litestar.types import Scope
+
+# The protocol, not its 2.15+ base class InitPlugin: it works from Litestar 2.10 on.
+from litestar.plugins import InitPluginProtocol
 from litestar.utils.sync import AsyncCallable
 from pydantic import ValidationError
 
@@ -59,7 +60,7 @@ __all__ = [
 logger = logging.getLogger("typed_events.litestar")
 
 
-class TypedEventsPlugin(InitPlugin):
+class TypedEventsPlugin(InitPluginProtocol):
     """Run ``bus`` as the app's event emitter: ``Litestar(plugins=[TypedEventsPlugin(bus)])``.
 
     On app construction it checks the plain ``litestar.events`` listeners of
@@ -110,7 +111,9 @@ class TypedEventsPlugin(InitPlugin):
             app_config.dependencies[key] = Provide(self._provide_bus, sync_to_thread=False)
         # Handlers annotated `bus: EventBus` under `from __future__ import annotations`.
         app_config.signature_namespace.setdefault("EventBus", EventBus)
-        app_config.after_exception.append(_log_rejected_payload)
+        # Litestar types these hooks with an unbound TypeVar, which pyright calls unknown.
+        hooks: list[Any] = app_config.after_exception  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+        hooks.append(_log_rejected_payload)
         return app_config
 
     def _provide_bus(self) -> EventBus:
@@ -263,7 +266,7 @@ def wiring_of(app: Litestar) -> tuple[Sequence[Listener[..., Any]], Sequence[typ
 
 
 @contextmanager
-def client_payload() -> Iterator[None]:
+def client_payload() -> Generator[None, None, None]:
     """Answer 400 instead of 500 when an event built from request data does not validate.
 
     ```python
@@ -283,8 +286,11 @@ def client_payload() -> Iterator[None]:
         ) from exc
 
 
-async def _log_rejected_payload(exc: Exception, scope: Scope) -> None:
-    """Litestar ``after_exception`` hook: one clear log line for a rejected emit."""
+async def _log_rejected_payload(exc: Exception, scope: Mapping[str, object]) -> None:
+    """Litestar ``after_exception`` hook: one clear log line for a rejected emit.
+
+    ``scope`` is the ASGI scope (http or websocket), read as a plain mapping.
+    """
     where = f"{scope.get('method', scope['type'])} {scope.get('path', '')}".strip()
     if isinstance(exc, UnknownEventError):
         logger.error("%s: the handler emitted an unknown event (500): %s", where, exc)
