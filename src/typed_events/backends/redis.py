@@ -410,7 +410,8 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
         while True:
             await anyio.sleep(interval)
             for consumer in self._consumers:
-                with contextlib.suppress(*RETRYABLE):  # the consumer's loop reports outages
+                # Outages and refusals alike: the consumer's own loop reports them.
+                with contextlib.suppress(redis.exceptions.RedisError, OSError):
                     await consumer.heartbeat()
 
     async def __aexit__(

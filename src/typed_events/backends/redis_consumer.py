@@ -150,6 +150,7 @@ class GroupConsumer:
     finished: anyio.Event = field(default_factory=anyio.Event)
     _read_scope: anyio.CancelScope | None = None
     _claim_cursor: bytes = b"0-0"
+    _outage: bool = False
 
     @property
     def event_id(self) -> str:
@@ -173,7 +174,6 @@ class GroupConsumer:
     async def run(self) -> None:
         """Read and handle batches until :meth:`stop`; reconnect with backoff."""
         backoff = Backoff()
-        outage = False
         claim_every = max(self.settings.claim_idle / 2, 0.01)
         next_claim = 0.0
         try:
@@ -186,15 +186,13 @@ class GroupConsumer:
                         block_ms = int(min(claim_every * 1000, _BLOCK_MS_MAX))
                         await self._handle_batch(await self._read(max(block_ms, 1)), retries)
                     except RETRYABLE as exc:
-                        outage = _log_outage(outage, f"consumer group {self.group}", exc)
+                        self._note_outage(exc)
                         await _sleep_unless(self.stopping, backoff.next_delay())
                         continue
                     except redis.exceptions.RedisError as exc:
                         await self._recover(exc, backoff)
                         continue
-                    if outage:
-                        logger.warning("consumer group %s reconnected to Redis", self.group)
-                    outage = False
+                    self._note_recovery()
                     backoff.reset()
                 # Leaving: retries still waiting for their backoff stay pending in Redis
                 # (another consumer takes them over after claim_idle); the ones running
@@ -301,6 +299,23 @@ class GroupConsumer:
 
     async def _handle(self, message: _Message, retries: anyio.abc.TaskGroup) -> bool:
         """Run the listener on one message; True when it can be acknowledged now."""
+        try:
+            return await self._handle_message(message, retries)
+        except redis.exceptions.RedisError as exc:
+            # Refused (not unreachable: that is retried): leave the message pending and
+            # stop holding it, so it is taken over again after claim_idle.
+            self.in_flight.discard(message.id)
+            logger.error(
+                "consumer group %s: Redis refused a command while handling message %s of %s "
+                "(%r); it stays pending and is delivered again after claim_idle",
+                self.group,
+                _text(message.id),
+                self.stream,
+                exc,
+            )
+            return False
+
+    async def _handle_message(self, message: _Message, retries: anyio.abc.TaskGroup) -> bool:
         raw = message.fields.get(_ENVELOPE_KEY)
         if raw is None:
             found = sorted(_text(k) for k in message.fields)
@@ -402,7 +417,7 @@ class GroupConsumer:
         await _sleep_unless(self.stopping, delay)
         if self.stopping.is_set():
             return  # left pending: whoever runs next takes it over after claim_idle
-        claimed = await self._until_done(self._reclaim, message_id)
+        claimed: list[_Message] | None = await self._until_done(self._reclaim, message_id)
         if not claimed:
             self.in_flight.discard(message_id)  # acknowledged or trimmed meanwhile
             return
@@ -430,9 +445,20 @@ class GroupConsumer:
             )
 
     async def _ack(self, message_ids: list[bytes]) -> None:
-        if message_ids:
+        if not message_ids:
+            return
+        try:
             await self._until_done(self._xack, message_ids)
-            self.in_flight.difference_update(message_ids)
+        except redis.exceptions.RedisError as exc:
+            logger.error(
+                "consumer group %s: Redis refused to acknowledge %d message(s) of %s (%r); "
+                "they are delivered again after claim_idle",
+                self.group,
+                len(message_ids),
+                self.stream,
+                exc,
+            )
+        self.in_flight.difference_update(message_ids)
 
     async def _xack(self, message_ids: list[bytes]) -> None:
         await self.settings.client.xack(self.stream, self.group, *message_ids)
@@ -478,15 +504,33 @@ class GroupConsumer:
     async def _until_done(self, operation: Any, argument: Any) -> Any:
         """Run one Redis operation, retrying through outages (shutdown's deadline cancels)."""
         backoff = Backoff()
-        outage = False
         while True:
             try:
                 result = await operation(argument)
             except RETRYABLE as exc:
-                outage = _log_outage(outage, f"consumer group {self.group}", exc)
+                self._note_outage(exc)
                 await anyio.sleep(backoff.next_delay())
                 continue
+            except redis.exceptions.ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                # The group vanished (Redis lost its data): nothing is pending any more;
+                # the read loop recreates the group.
+                return None
+            self._note_recovery()
             return result
+
+    def _note_outage(self, exc: BaseException) -> None:
+        if not self._outage:
+            self._outage = True
+            logger.warning(
+                "consumer group %s: Redis unavailable (%r); retrying with backoff", self.group, exc
+            )
+
+    def _note_recovery(self) -> None:
+        if self._outage:
+            self._outage = False
+            logger.warning("consumer group %s reconnected to Redis", self.group)
 
 
 def json_fields(fields: dict[bytes, bytes]) -> bytes:
@@ -509,12 +553,6 @@ def _entries(reply: Any) -> list[tuple[bytes, dict[bytes, bytes]]]:
 
 def _text(value: bytes | str) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-
-
-def _log_outage(already: bool, who: str, exc: BaseException) -> bool:
-    if not already:
-        logger.warning("%s: Redis unavailable (%r); retrying with backoff", who, exc)
-    return True
 
 
 async def _sleep_unless(event: anyio.Event, seconds: float) -> None:

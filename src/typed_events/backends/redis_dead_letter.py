@@ -17,6 +17,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 __all__ = [
     "DEAD_LETTER_SUFFIX",
@@ -138,11 +139,14 @@ class DeadLetter:
         }
 
     @classmethod
-    def from_entry(cls, entry_id: bytes | str, fields: Mapping[bytes, bytes]) -> DeadLetter:
-        """Read a dead-letter stream entry; missing fields read as empty."""
+    def from_entry(cls, entry_id: object, fields: Mapping[Any, Any]) -> DeadLetter:
+        """Read a dead-letter stream entry (bytes or str keys and values); missing fields
+        read as empty.
+        """
+        raw = {_as_bytes(k): _as_bytes(v) for k, v in fields.items()}
 
         def text(name: str) -> str:
-            return fields.get(name.encode(), b"").decode("utf-8", "replace")
+            return raw.get(name.encode(), b"").decode("utf-8", "replace")
 
         attempts = text("attempts")
         return cls(
@@ -156,10 +160,10 @@ class DeadLetter:
             attempts=int(attempts) if attempts.isdigit() else 0,
             envelope_id=text("envelope_id"),
             event_type=text("event_type"),
-            envelope=fields.get(ENVELOPE_FIELD.encode(), b""),
+            envelope=raw.get(ENVELOPE_FIELD.encode(), b""),
             truncated=text("truncated") == "1",
             time=text("time"),
-            id=entry_id.decode() if isinstance(entry_id, bytes) else entry_id,
+            id=_as_bytes(entry_id).decode("utf-8", "replace"),
         )
 
     def replay_payload(self) -> bytes:
@@ -185,3 +189,9 @@ class DeadLetter:
             raise ReplayError(f"dead letter {self.id} names no consumer group to replay to")
         obj[REPLAY_EXTENSION] = self.group
         return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _as_bytes(value: object) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    return str(value).encode()

@@ -1,0 +1,26 @@
+"""Small helpers shared by the in-process Redis tests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import anyio
+import pytest
+import redis
+
+from typed_events.backends.redis_dead_letter import DeadLetter
+
+
+async def eventually(condition: Callable[[], bool], what: str, within: float = 30.0) -> None:
+    """Wait until ``condition()`` holds; ``within`` seconds only guards against a hang."""
+    with anyio.move_on_after(within):
+        while not condition():  # noqa: ASYNC110  # polling state that other tasks change
+            await anyio.sleep(0.01)
+        return
+    pytest.fail(f"gave up after {within}s waiting for {what}")
+
+
+def dead_letters(client: redis.Redis, prefix: str = "typed-events:") -> list[DeadLetter]:
+    """Every entry of the dead-letter stream, oldest first."""
+    entries: list[tuple[bytes, dict[bytes, bytes]]] = client.xrange(f"{prefix}dead-letter")  # type: ignore[assignment]  # redis-py types replies loosely
+    return [DeadLetter.from_entry(entry_id, fields) for entry_id, fields in entries]

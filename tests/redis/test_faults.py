@@ -1,0 +1,210 @@
+"""Faults against a real redis-server: restarts, poison messages, failing listeners.
+
+redis-py's client is asyncio-only, so these run on asyncio (pytest-asyncio).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import anyio
+import anyio.to_thread
+import pytest
+
+from typed_events import Event, EventBus, listener
+from typed_events.backends.redis import RedisStreamsBackend, current_delivery
+from typed_events.envelope import encode
+
+from .conftest import RedisServer
+from .helpers import dead_letters, eventually
+
+pytestmark = [pytest.mark.redis, pytest.mark.asyncio]
+
+
+class Reading(Event, event_id="reading"):
+    n: int
+
+
+class Alarm(Event, event_id="alarm"):
+    message: str
+
+
+async def test_every_event_acknowledged_by_emit_async_is_delivered_across_a_redis_restart(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    total, kill_at = 600, 200
+    live: set[int] = set()
+    audited: set[int] = set()
+
+    @listener(Reading)
+    async def collect(event: Reading) -> None:
+        live.add(event.n)
+
+    @listener(Reading)
+    async def audit(event: Reading) -> None:
+        audited.add(event.n)
+
+    acknowledged: list[int] = []
+
+    async def emit_all(bus: EventBus) -> None:
+        for n in range(total):
+            await bus.emit_async(Reading(n=n))  # returns once Redis acknowledged the XADD
+            acknowledged.append(n)
+
+    async def restart_redis() -> None:
+        await eventually(lambda: len(acknowledged) >= kill_at, "the first events")
+        redis_server.stop(kill=True)  # kill -9: no goodbye; appendonly fsyncs each write
+        await anyio.sleep(0.3)
+        await anyio.to_thread.run_sync(redis_server.start)
+
+    caplog.set_level(logging.WARNING, logger="typed_events")
+    url = redis_server.url
+    emitter = EventBus(
+        events=[Reading], backend=RedisStreamsBackend(url, service="web", consume=False)
+    )
+    consumer = EventBus(
+        [collect], backend=RedisStreamsBackend(url, service="meter", claim_idle=0.5)
+    )
+    async with consumer, emitter:
+        async with anyio.create_task_group() as group:
+            group.start_soon(emit_all, emitter)
+            group.start_soon(restart_redis)
+        await eventually(lambda: live >= set(acknowledged), "acknowledged events after restart")
+    assert acknowledged == list(range(total))
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("Redis unavailable" in m and "waiting to be written" in m for m in messages)
+    assert any("consumer group meter:" in m and "reconnected" in m for m in messages)
+    assert emitter.shutdown_report is not None
+    assert emitter.shutdown_report.clean
+    # A service that starts only now still finds every acknowledged event in the stream.
+    async with EventBus([audit], backend=RedisStreamsBackend(url, service="audit")):
+        await eventually(lambda: audited >= set(acknowledged), "the stream to hold them all")
+    for info in redis_server.client().xinfo_groups("typed-events:reading"):
+        assert info["pending"] == 0
+
+
+async def test_poison_messages_are_dead_lettered_with_reasons_and_the_consumer_goes_on(
+    redis_server: RedisServer,
+) -> None:
+    seen: list[int] = []
+
+    @listener(Reading)
+    async def collect(event: Reading) -> None:
+        seen.append(event.n)
+
+    client = redis_server.client()
+    stream = "typed-events:reading"
+
+    def envelope(**changes: Any) -> bytes:
+        obj = json.loads(encode(Reading(n=0), source="/test"))
+        obj.update(changes)
+        return json.dumps(obj).encode()
+
+    client.xadd(stream, {"envelope": encode(Reading(n=1), source="/test")})
+    poison: dict[str, dict[str, bytes]] = {
+        "bad json": {"envelope": b'{"specversion": "1.0", "id": '},
+        "invalid data": {"envelope": envelope(data={"n": "twelve"})},
+        "unknown type": {"envelope": envelope(type="no_such_event")},
+        "too large": {"envelope": envelope(padding="x" * 5000)},
+        "bad envelope": {"payload": b"not where the envelope goes"},
+    }
+    for fields in poison.values():
+        client.xadd(stream, fields)  # type: ignore[arg-type]  # redis-py's field types are narrow
+    client.xadd(stream, {"envelope": encode(Reading(n=2), source="/test")})
+
+    backend = RedisStreamsBackend(redis_server.url, service="meter", max_message_bytes=4096)
+    async with EventBus([collect], backend=backend):
+        await eventually(lambda: seen == [1, 2], "the good messages around the poison")
+        await eventually(lambda: len(dead_letters(client)) == len(poison), "the dead letters")
+
+    letters = {letter.reason: letter for letter in dead_letters(client)}
+    assert set(letters) == set(poison)
+    assert "not JSON" in letters["bad json"].detail
+    assert "data.n" in letters["invalid data"].detail
+    assert "no_such_event" in letters["unknown type"].detail
+    assert "more than the limit of 4096 bytes" in letters["too large"].detail
+    assert letters["too large"].truncated
+    assert "has no 'envelope' field (fields: payload)" in letters["bad envelope"].detail
+    assert letters["invalid data"].envelope == poison["invalid data"]["envelope"]
+    for letter in letters.values():
+        assert letter.group == "meter:" + collect.name
+        assert letter.stream == stream
+        assert letter.attempts == 1
+    assert client.xinfo_groups(stream)[0]["pending"] == 0  # all acknowledged
+
+
+async def test_a_failing_listener_is_retried_with_backoff_then_dead_lettered(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    flaky_attempts: list[int] = []
+    broken_attempts: list[int] = []
+    reported: list[tuple[str, str, str]] = []
+
+    @listener(Reading)
+    async def flaky(event: Reading) -> None:
+        delivery = current_delivery()
+        assert delivery is not None
+        flaky_attempts.append(delivery.attempt)
+        if delivery.attempt < 3:
+            raise RuntimeError(f"flaky failure {delivery.attempt}")
+
+    @listener(Alarm)
+    def broken(event: Alarm) -> None:  # sync: runs in a thread, sees the delivery too
+        delivery = current_delivery()
+        assert delivery is not None
+        broken_attempts.append(delivery.attempt)
+        raise ValueError("never works")
+
+    def on_error(event: Event, failed: Any, exc: BaseException) -> None:
+        reported.append((event.event_id, failed.name, repr(exc)))
+
+    backend = RedisStreamsBackend(
+        redis_server.url, service="meter", max_retries=3, retry_backoff=0.05, claim_idle=5.0
+    )
+    caplog.set_level(logging.WARNING, logger="typed_events")
+    bus = EventBus([flaky, broken], backend=backend, on_error=on_error)
+    async with bus:
+        await bus.emit_async(Reading(n=7))
+        await bus.emit_async(Alarm(message="fire"))
+        await eventually(lambda: flaky_attempts == [1, 2, 3], "the flaky listener to succeed")
+        await eventually(lambda: len(reported) == 1, "the broken listener to be given up")
+
+    assert broken_attempts == [1, 2, 3, 4]  # the first delivery and max_retries=3 more
+    assert reported == [("alarm", broken.name, "ValueError('never works')")]
+    [letter] = dead_letters(redis_server.client())
+    assert letter.reason == "listener failed"
+    assert letter.detail == "ValueError: never works"
+    assert letter.attempts == 4
+    assert letter.listener == broken.name
+    assert letter.event_type == "alarm"
+    retries = [r.getMessage() for r in caplog.records if "retrying in" in r.getMessage()]
+    flaky_retries = [m for m in retries if flaky.name in m]
+    assert [m.rsplit("retrying in ", 1)[1] for m in flaky_retries] == ["0.05s", "0.1s"]
+    broken_retries = [m for m in retries if broken.name in m]
+    assert [m.rsplit("retrying in ", 1)[1] for m in broken_retries] == ["0.05s", "0.1s", "0.2s"]
+    client = redis_server.client()
+    for stream in ("typed-events:reading", "typed-events:alarm"):
+        assert client.xinfo_groups(stream)[0]["pending"] == 0
+
+
+async def test_the_listeners_own_retries_run_within_each_redis_delivery(
+    redis_server: RedisServer,
+) -> None:
+    calls: list[int] = []
+
+    @listener(Reading, retries=1, retry_backoff=0.0)
+    async def twice_per_delivery(event: Reading) -> None:
+        delivery = current_delivery()
+        assert delivery is not None
+        calls.append(delivery.attempt)
+        raise RuntimeError("no")
+
+    backend = RedisStreamsBackend(
+        redis_server.url, service="meter", max_retries=1, retry_backoff=0.01
+    )
+    async with EventBus([twice_per_delivery], backend=backend) as bus:
+        await bus.emit_async(Reading(n=1))
+        await eventually(lambda: len(dead_letters(redis_server.client())) == 1, "the dead letter")
+    assert calls == [1, 1, 2, 2]
