@@ -200,9 +200,11 @@ def _wiring_of(
                     "is not a listener; decorate it with @listener(SomeEvent)"
                 )
         return tuple(obj), ()
-    raise AppLoadError(
-        f"APP {target!r} is {_short_repr(obj)} ({type(obj).__qualname__}); expected {_EXPECTED}"
-    )
+    if isinstance(obj, type):
+        found = f"the class {obj.__module__}.{obj.__qualname__}"
+    else:
+        found = f"{_short_repr(obj)} ({type(obj).__qualname__})"
+    raise AppLoadError(f"APP {target!r} is {found}; expected {_EXPECTED}")
 
 
 def _litestar_wiring(

@@ -212,6 +212,9 @@ def _diff_event(event_id: str, old: _Schema, new: _Schema) -> list[SchemaChange]
     for name in old_fields.keys() - new_fields.keys():
         if closed:
             changes.append(SchemaChange(event_id, True, f'field "{name}" removed', name))
+        else:  # the new schema still accepts the field as an extra one
+            message = f'field "{name}" removed (extra fields are allowed)'
+            changes.append(SchemaChange(event_id, False, message, name))
     for name in new_fields.keys() - old_fields.keys():
         if name in new_required:
             changes.append(SchemaChange(event_id, True, f'new required field "{name}"', name))
@@ -299,9 +302,16 @@ def covers(wide: _Schema, narrow: _Schema, _assumed: set[tuple[int, int]] | None
     wide, narrow = wide.resolve(), narrow.resolve()
     assumed = _assumed if _assumed is not None else set()
     pair = (id(wide.node), id(narrow.node))
-    if pair in assumed:  # a recursive model: assume what is being proved
+    if pair in assumed:  # a recursive model: assume what is being proved on this path
         return True
     assumed.add(pair)
+    try:
+        return _covers(wide, narrow, assumed)
+    finally:
+        assumed.discard(pair)
+
+
+def _covers(wide: _Schema, narrow: _Schema, assumed: set[tuple[int, int]]) -> bool:
     w, n = wide.node, narrow.node
     if w is True or (isinstance(w, dict) and not (w.keys() - _ANNOTATIONS)):
         return True
@@ -396,7 +406,9 @@ def _objects_cover(wide: _Schema, narrow: _Schema, assumed: set[tuple[int, int]]
         if name in narrow_props:
             if not covers(schema, narrow_props[name], assumed):
                 return False
-        elif narrow_extra is not False and not covers(schema, _Schema(narrow_extra, narrow.root)):
+        elif narrow_extra is not False and not covers(
+            schema, _Schema(narrow_extra, narrow.root), assumed
+        ):
             return False
     for name, schema in narrow_props.items():
         if name not in wide_props and not covers(_Schema(wide_extra, wide.root), schema, assumed):

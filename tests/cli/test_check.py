@@ -176,3 +176,16 @@ def test_two_classes_with_one_id_are_an_error() -> None:
         'error: event id "shipment" is claimed by duplicate_ids.ShipmentSent and '
         "duplicate_ids.ShipmentArrived"
     )
+
+
+def test_a_litestar_app_is_checked_through_its_listeners() -> None:
+    line = decorator_line(APPS / "litestar_plain.py", "notify_reporter")
+
+    result = run_cli("check", "litestar_plain:app")
+
+    assert result.code == 1
+    assert result.out.splitlines()[0] == (
+        f'litestar_plain.py:{line}: error: litestar_plain.notify_reporter, event "ticket_closed", '
+        'field "reason": TicketClosed sends this field, and the listener has no parameter '
+        '"reason" and no **kwargs'
+    )

@@ -154,3 +154,12 @@ def test_usage_errors_exit_2() -> None:
     bad_format = run_cli("check", "clean_app:bus", "--format", "xml")
     assert bad_format.code == 2
     assert "invalid choice: 'xml'" in bad_format.err
+
+
+def test_a_class_is_named_as_a_class() -> None:
+    result = run_cli("check", "wrong_objects:Ping")
+    assert result.code == 2
+    assert result.err == (
+        "typed-events: error: APP 'wrong_objects:Ping' is the class wrong_objects.Ping; "
+        "expected an EventBus, a list of @listener functions, or a Litestar app\n"
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -10,7 +11,12 @@ import pytest
 from pydantic import BaseModel, Field
 
 from typed_events import Event
-from typed_events.schema import asyncapi_document, diff_schemas, event_schemas
+from typed_events.schema import (
+    SchemaDocumentError,
+    asyncapi_document,
+    diff_schemas,
+    event_schemas,
+)
 
 from .conftest import run_cli
 
@@ -244,3 +250,89 @@ def test_command_rejects_files_that_are_not_schema_documents(tmp_path: Path) -> 
         "typed-events: error: OLD is not an event schema document: expected the JSON that "
         "`typed-events schema APP` (or `--format asyncapi`) writes\n"
     )
+
+
+# -- hand-written documents: the keywords pydantic rarely emits ------------------------------
+
+
+def _one_field(schema: Any, *, closed: bool = True, defs: Any = None) -> Any:
+    event: dict[str, Any] = {"type": "object", "properties": {"f": schema}, "required": ["f"]}
+    if closed:
+        event["additionalProperties"] = False
+    if defs is not None:
+        event["$defs"] = defs
+    return {"format": "typed-events/schemas/v1", "events": {"e": event}}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ({"enum": ["a", "b"]}, {"enum": ["a"]}, ("breaking", "narrowed: 'a' | 'b' -> 'a'")),
+        ({"const": "a"}, {"enum": ["a", "b"]}, ("compatible", "widened: 'a' -> 'a' | 'b'")),
+        ({"const": True}, {"type": "boolean"}, ("compatible", "widened: True -> boolean")),
+        ({"const": 1}, {"type": "boolean"}, ("breaking", "changed type: 1 -> boolean")),
+        ({"const": 2}, {"type": "integer", "minimum": 0}, ("breaking", "changed type")),
+        ({"type": "integer"}, {"not": {"type": "string"}}, ("breaking", "changed type")),
+        (
+            {"type": "array", "prefixItems": [{"type": "integer"}, {"type": "string"}]},
+            {"type": "array", "prefixItems": [{"type": "number"}, {"type": "string"}]},
+            ("compatible", "widened"),
+        ),
+        (
+            {"type": "array", "prefixItems": [{"type": "integer"}]},
+            {"type": "array", "prefixItems": [{"type": "integer"}, {"type": "string"}]},
+            ("breaking", "changed type"),
+        ),
+        ({"type": "array"}, {"type": "array", "items": {"type": "string"}}, ("breaking", "")),
+        ({"allOf": [{"type": "integer"}]}, {"type": "number"}, ("compatible", "widened")),
+        ({"type": "number"}, {"allOf": [{"type": "integer"}, {"minimum": 0}]}, ("breaking", "")),
+        ({"type": "integer"}, {"anyOf": [{"type": "integer"}], "minimum": 1}, ("breaking", "")),
+        ({"type": "string"}, {}, ("compatible", "widened: string -> any")),
+        ({}, {"type": "string"}, ("breaking", "narrowed: any -> string")),
+        (
+            {"type": "object", "properties": {"a": {"type": "integer"}}},
+            {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]},
+            ("breaking", "narrowed"),
+        ),
+        (
+            {"type": "object", "additionalProperties": False},
+            {"type": "object", "properties": {"a": {"type": "integer"}}},
+            ("compatible", "widened"),
+        ),
+        (
+            {"type": "object", "properties": {"a": {"type": "string"}}},
+            {"type": "object", "additionalProperties": False},
+            ("breaking", "narrowed"),
+        ),
+        (
+            {"type": "object", "additionalProperties": {"type": "integer"}},
+            {"type": "object", "properties": {"a": {"type": "string"}}},
+            ("breaking", "changed type"),
+        ),
+    ],
+)
+def test_type_changes(old: Any, new: Any, expected: tuple[str, str]) -> None:
+    changes = diff_schemas(_one_field(old), _one_field(new))
+    assert len(changes) == 1, changes
+    kind, text = expected
+    assert changes[0].kind == kind
+    assert text in changes[0].message
+
+
+def test_a_field_removed_from_an_open_schema_is_compatible() -> None:
+    old = _one_field({"type": "string"}, closed=False)
+    new = {"format": "typed-events/schemas/v1", "events": {"e": {"type": "object"}}}
+    assert [(c.kind, c.message) for c in diff_schemas(old, new)] == [
+        ("compatible", 'field "f" removed (extra fields are allowed)')
+    ]
+
+
+def test_refs_must_point_inside_the_document() -> None:
+    local = _one_field({"$ref": "#/$defs/Thing"}, defs={"Thing": {"type": "string"}})
+    assert diff_schemas(local, local) == []
+    external = _one_field({"$ref": "other.json#/Thing"})
+    with pytest.raises(SchemaDocumentError, match=re.escape("external $ref 'other.json#/Thing'")):
+        diff_schemas(external, local)
+    dangling = _one_field({"$ref": "#/$defs/Nothing"})
+    with pytest.raises(SchemaDocumentError, match="points at nothing"):
+        diff_schemas(local, dangling)
