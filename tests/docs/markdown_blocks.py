@@ -8,6 +8,9 @@ Conventions (the docs test enforces them, see ``tests/docs/test_pages.py``):
 - ``<!-- output -->`` on the line just before a ``text`` fence that follows a Python
   block (blank lines allowed between them) makes that text the exact standard output the
   Python block must print.
+- A Python block whose only line is ``--8<-- "path/from/the/repo.py"`` shows that file
+  (``pymdownx.snippets``) and runs its content, so a page can show a real test module
+  that pytest also runs.
 
 A marker anywhere else is an error, so a misplaced marker cannot hide a block.
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 import re
 import textwrap
 from dataclasses import dataclass, field
+from pathlib import Path
 
 __all__ = ["CodeBlock", "MarkerError", "Page", "parse_page", "replace_outputs"]
 
@@ -25,6 +29,7 @@ PYTHON_LANGUAGES = frozenset({"python", "py", "python3"})
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`]*)$")
 _FRAGMENT = re.compile(r"^\s*<!--\s*fragment\b\s*:?(?P<reason>.*?)-->\s*$")
 _OUTPUT = re.compile(r"^\s*<!--\s*output\s*-->\s*$")
+_SNIPPET = re.compile(r'-{1,}8<-{1,}\s+"(?P<path>[^"]+)"')
 
 
 class MarkerError(ValueError):
@@ -42,6 +47,8 @@ class CodeBlock:
     :param expected_output: the ``<!-- output -->`` text that follows, if any.
     :param output_span: 0-based ``(first, end)`` line indexes of that text in the page,
         so that ``DOCS_UPDATE_OUTPUT=1`` can rewrite it.
+    :param included: the repository path of the file the block shows, if it is a
+        ``--8<--`` include (then ``code`` is that file's text, from its line 1).
     """
 
     path: str
@@ -51,6 +58,7 @@ class CodeBlock:
     expected_output: str | None = None
     output_span: tuple[int, int] | None = None
     output_indent: str = ""
+    included: str | None = None
 
     @property
     def is_fragment(self) -> bool:
@@ -81,13 +89,14 @@ class Page:
         return [b for b in self.blocks if b.is_fragment]
 
 
-def parse_page(text: str, path: str) -> Page:
+def parse_page(text: str, path: str, root: Path | None = None) -> Page:
     """Collect the Python blocks of a Markdown page.
 
     :param text: the page's Markdown.
     :param path: how messages and tracebacks name the page (e.g. ``docs/tutorial.md``).
-    :raises MarkerError: for a marker that is not just before a fence it applies to, or
-        an unclosed fence.
+    :param root: the repository root, against which ``--8<--`` includes resolve.
+    :raises MarkerError: for a marker that is not just before a fence it applies to, an
+        unclosed fence, or an include that is not alone in its block or not a file.
     """
     lines = text.splitlines()
     page = Page(path)
@@ -118,14 +127,15 @@ def parse_page(text: str, path: str) -> Page:
         if language in PYTHON_LANGUAGES:
             if output:
                 raise MarkerError(f"{path}:{index}: <!-- output --> must precede a text fence")
-            page.blocks.append(
-                CodeBlock(
-                    path,
-                    index + 2,
-                    textwrap.dedent(body),
-                    fragment["reason"].strip() if fragment else None,
-                )
+            block = CodeBlock(
+                path,
+                index + 2,
+                textwrap.dedent(body),
+                fragment["reason"].strip() if fragment else None,
             )
+            if "8<-" in block.code:
+                _include(block, root)
+            page.blocks.append(block)
             last_was_python = True
         elif fragment:
             raise MarkerError(
@@ -145,6 +155,20 @@ def parse_page(text: str, path: str) -> Page:
             last_was_python = False
         index = end + 1
     return page
+
+
+def _include(block: CodeBlock, root: Path | None) -> None:
+    """Replace a block's ``--8<-- "path"`` line by the text of that file."""
+    include = _SNIPPET.fullmatch(block.code.strip())
+    if include is None:
+        raise MarkerError(
+            f'{block.where}: a block that includes a file holds only its --8<-- "path" line'
+        )
+    file = (root or Path.cwd()) / include["path"]
+    if not file.is_file():
+        raise MarkerError(f"{block.where}: the included file {include['path']} does not exist")
+    block.code = file.read_text(encoding="utf-8")
+    block.included = include["path"]
 
 
 def _unindent(lines: list[str], indent: int) -> str:

@@ -75,13 +75,17 @@ def run_page(page: Page, source_text: str, *, update: bool = False) -> list[tupl
 def _run_block(
     block: CodeBlock, namespace: dict[str, object], loop: asyncio.AbstractEventLoop, flags: int
 ) -> tuple[int, str]:
-    # Pad with blank lines so that line numbers are the page's line numbers.
-    source = "\n" * (block.line - 1) + block.code
+    if block.included is None:
+        # Pad with blank lines so that line numbers are the page's line numbers.
+        source, filename = "\n" * (block.line - 1) + block.code, block.path
+    else:
+        source, filename = block.code, block.included
+        _cache_lines(filename, source)
     printed = io.StringIO()
     try:
         code = compile(
             source,
-            block.path,
+            filename,
             "exec",
             flags=flags | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT,
             dont_inherit=True,
@@ -109,10 +113,7 @@ def _page_module(path: str, source_text: str) -> Iterator[dict[str, object]]:
     # runpy swaps __main__ the same way while it runs a script.
     saved_main = sys.modules["__main__"]
     sys.modules["__main__"] = module
-    # inspect.getsource / listener locations read the page through linecache;
-    # mtime None keeps linecache.checkcache from dropping the entry.
-    lines = source_text.splitlines(keepends=True)
-    linecache.cache[path] = (len(source_text), None, lines, path)
+    _cache_lines(path, source_text)
     try:
         yield module.__dict__
     finally:
@@ -124,6 +125,14 @@ def _page_module(path: str, source_text: str) -> Iterator[dict[str, object]]:
         # Classes live in reference cycles: collect now, so that the next page's
         # classes are the only ones claiming these ids.
         gc.collect()
+
+
+def _cache_lines(path: str, text: str) -> None:
+    """Let inspect.getsource and tracebacks read ``path`` whatever the working directory.
+
+    mtime None keeps linecache.checkcache from dropping the entry.
+    """
+    linecache.cache[path] = (len(text), None, text.splitlines(keepends=True), path)
 
 
 def _close_loop(loop: asyncio.AbstractEventLoop) -> None:

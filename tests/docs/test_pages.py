@@ -23,7 +23,7 @@ def test_page_examples_run(
     path: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     text = (ROOT / path).read_text(encoding="utf-8")
-    page = parse_page(text, path)
+    page = parse_page(text, path, ROOT)
     without_reason = [block.where for block in page.fragments if not block.fragment_reason]
     assert not without_reason, (
         f"fragment marker(s) without a reason at {', '.join(without_reason)}: "
