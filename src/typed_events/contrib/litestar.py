@@ -9,8 +9,9 @@ app = Litestar(route_handlers=[create_user], plugins=[TypedEventsPlugin(bus)])
 - The bus runs in the app's lifespan: the plugin installs an event emitter backend
   that enters it at startup and drains it at shutdown.
 - ``request.app.emit("user_created", email=...)`` validates the payload against the
-  event model at the call site; handlers can also take ``bus: EventBus`` (a dependency
-  the plugin provides) and emit typed instances.
+  event model at the call site; handlers can also take the bus as a dependency
+  (``bus: NamedDependency[EventBus]``; plain ``bus: EventBus`` before Litestar 2.25)
+  and emit typed instances, which mypy checks.
 - Plain ``litestar.events.listener`` functions in ``Litestar(listeners=[...])`` are
   checked against the same event models and keep running, so an app can migrate one
   listener at a time. A listener that cannot take its events makes ``Litestar(...)``
@@ -69,8 +70,8 @@ class TypedEventsPlugin(InitPluginProtocol):
     the bus as the dependency ``dependency_key``, and logs rejected event payloads.
 
     :param bus: the typed bus; its listeners, events, backend and ``on_error`` apply.
-    :param dependency_key: name under which handlers receive the bus (``bus: EventBus``);
-        None to provide no dependency.
+    :param dependency_key: the parameter name under which handlers receive the bus
+        (``bus: NamedDependency[EventBus]``); None to provide no dependency.
     :raises TypeError: if ``bus`` is not an :class:`~typed_events.EventBus`.
     """
 
