@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from itertools import islice
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import anyio
 import anyio.abc
@@ -52,6 +52,7 @@ from .redis_consumer import (
     current_delivery,
 )
 from .redis_dead_letter import DEAD_LETTER_SUFFIX, ENVELOPE_FIELD, dead_letter_key
+from .redis_url import mask_url
 
 __all__ = [
     "Delivery",
@@ -153,7 +154,7 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
     ) -> None:
         if not isinstance(url, str) or urlsplit(url).scheme not in {"redis", "rediss", "unix"}:
             raise ValueError(
-                f"url must be a redis://, rediss:// or unix:// URL, got {_mask(url)!r}"
+                f"url must be a redis://, rediss:// or unix:// URL, got {mask_url(url)!r}"
             )
         if not isinstance(service, str) or not service.strip():
             raise ValueError(f"service must be a non-empty name, got {service!r}")
@@ -373,7 +374,7 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
             await self._client.aclose()
             self._client = None
             raise RedisUnavailableError(
-                f"RedisStreamsBackend cannot use Redis at {_mask(self.url)}: {exc}. Check "
+                f"RedisStreamsBackend cannot use Redis at {mask_url(self.url)}: {exc}. Check "
                 "that redis-server runs there, the URL (rediss:// for TLS), and the ACL "
                 "user/password (it needs the stream commands on the prefix's keys)"
             ) from exc
@@ -486,19 +487,6 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
                         )
                 except (redis.exceptions.RedisError, OSError):
                     return
-
-
-def _mask(url: object) -> str:
-    """The URL with its password replaced, fit for messages and logs."""
-    if not isinstance(url, str):
-        return repr(url)
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))
 
 
 def _require_int(name: str, value: object, minimum: int) -> None:

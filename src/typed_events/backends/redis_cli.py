@@ -1,0 +1,280 @@
+"""``typed-events dead-letter``: list, inspect, replay and delete the Redis backend's dead letters.
+
+```text
+typed-events dead-letter list    [SELECT] [--count N] [--format text|json]
+typed-events dead-letter inspect ID [--format text|json]
+typed-events dead-letter replay  (ID... | --all) [SELECT] [--keep] [--dry-run]
+typed-events dead-letter delete  (ID... | --all) [SELECT]
+```
+
+``SELECT`` is any of ``--reason R``, ``--listener NAME`` (a part of the listener's name
+or group) and ``--event ID``.
+
+Every action takes ``--url`` (default: ``$TYPED_EVENTS_REDIS_URL``, then ``$REDIS_URL``,
+then ``redis://localhost:6379/0``) and ``--prefix`` (the backend's ``stream_prefix``).
+Exit codes: 0 done (``list``: no dead letters), 1 ``list`` found dead letters or a
+replay/delete could not handle one, 2 usage error or Redis unreachable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from .redis_dead_letter import DeadLetter, ReplayError, dead_letter_key
+from .redis_url import mask_url
+
+if TYPE_CHECKING:
+    import redis
+
+__all__ = ["add_parser"]
+
+_PAGE = 500
+_DEFAULT_URL = "redis://localhost:6379/0"
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register the ``dead-letter`` command and its actions on the ``typed-events`` parser."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--url",
+        help="Redis URL (default: $TYPED_EVENTS_REDIS_URL, $REDIS_URL, " + _DEFAULT_URL + ")",
+    )
+    common.add_argument(
+        "--prefix", default="typed-events:", help="the backend's stream_prefix (%(default)s)"
+    )
+    selection = argparse.ArgumentParser(add_help=False)
+    selection.add_argument("--reason", help="only dead letters with this reason")
+    selection.add_argument("--listener", help="only those whose listener or group contains this")
+    selection.add_argument("--event", help="only those of this event id")
+
+    summary = "list, inspect, replay or delete the Redis backend's dead letters"
+    command = subparsers.add_parser("dead-letter", help=summary, description=summary)
+    command.set_defaults(handler=lambda args: _usage(command))
+    actions = command.add_subparsers(title="actions", metavar="ACTION")
+
+    listing = actions.add_parser(
+        "list", parents=[common, selection], help="one line per dead letter, oldest first"
+    )
+    listing.add_argument("--count", type=int, default=100, help="show at most N (%(default)s)")
+    listing.add_argument("--format", choices=("text", "json"), default="text")
+    listing.set_defaults(handler=_with_client(_list))
+
+    inspect = actions.add_parser(
+        "inspect", parents=[common], help="every field of one dead letter, and its envelope"
+    )
+    inspect.add_argument("id", metavar="ID", help="the dead letter's entry id")
+    inspect.add_argument("--format", choices=("text", "json"), default="text")
+    inspect.set_defaults(handler=_with_client(_inspect))
+
+    replay = actions.add_parser(
+        "replay",
+        parents=[common, selection],
+        help="send dead letters back to their stream, for the listener that failed only",
+    )
+    replay.add_argument("ids", metavar="ID", nargs="*", help="entry ids (or --all)")
+    replay.add_argument("--all", action="store_true", help="every dead letter selected")
+    replay.add_argument("--keep", action="store_true", help="keep them in the dead-letter stream")
+    replay.add_argument("--dry-run", action="store_true", help="say what would be replayed")
+    replay.set_defaults(handler=_with_client(_replay))
+
+    delete = actions.add_parser(
+        "delete", parents=[common, selection], help="remove dead letters for good"
+    )
+    delete.add_argument("ids", metavar="ID", nargs="*", help="entry ids (or --all)")
+    delete.add_argument("--all", action="store_true", help="every dead letter selected")
+    delete.set_defaults(handler=_with_client(_delete))
+
+
+def _usage(command: argparse.ArgumentParser) -> int:
+    command.print_help(sys.stderr)
+    return 2
+
+
+def _with_client(
+    action: Callable[[redis.Redis, str, argparse.Namespace], int],
+) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        try:
+            import redis
+        except ModuleNotFoundError:
+            print(
+                "typed-events: error: the dead-letter command needs redis-py: "
+                "pip install 'typed-events[redis]'",
+                file=sys.stderr,
+            )
+            return 2
+        url = (
+            args.url
+            or os.environ.get("TYPED_EVENTS_REDIS_URL")
+            or os.environ.get("REDIS_URL", _DEFAULT_URL)
+        )
+        try:
+            client = redis.Redis.from_url(url)
+        except ValueError as error:
+            print(f"typed-events: error: bad --url: {error}", file=sys.stderr)
+            return 2
+        try:
+            return action(client, dead_letter_key(args.prefix), args)
+        except (redis.exceptions.RedisError, OSError) as error:
+            print(
+                f"typed-events: error: Redis at {mask_url(url)} failed: {error}. Check --url "
+                "(or $TYPED_EVENTS_REDIS_URL) and that redis-server runs there",
+                file=sys.stderr,
+            )
+            return 2
+        finally:
+            client.close()
+
+    return run
+
+
+def _list(client: redis.Redis, key: str, args: argparse.Namespace) -> int:
+    letters = list(_selected(client, key, args))
+    shown = letters[: max(args.count, 0)]
+    if args.format == "json":
+        print(json.dumps([_summary(letter) for letter in shown], indent=2))
+    elif not letters:
+        print(f"no dead letters in {key}")
+    else:
+        rows = [("ID", "REASON", "LISTENER GROUP", "EVENT", "TRIES", "DETAIL")]
+        rows += [
+            (
+                letter.id,
+                letter.reason,
+                letter.group,
+                letter.event_type or "?",
+                str(letter.attempts),
+                _clip(letter.detail, 60),
+            )
+            for letter in shown
+        ]
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+        for row in rows:
+            print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[-1])
+        more = f" (showing {len(shown)}; use --count)" if len(shown) < len(letters) else ""
+        print(f"{len(letters)} dead letter(s) in {key}{more}")
+    return 1 if letters else 0
+
+
+def _inspect(client: redis.Redis, key: str, args: argparse.Namespace) -> int:
+    entries: list[Any] = client.xrange(key, min=args.id, max=args.id)  # type: ignore[assignment]  # redis-py types replies loosely
+    if not entries:
+        print(f"typed-events: error: no dead letter {args.id} in {key}", file=sys.stderr)
+        return 2
+    letter = DeadLetter.from_entry(*entries[0])
+    envelope: Any
+    try:
+        envelope = json.loads(letter.envelope)
+    except (ValueError, UnicodeDecodeError):
+        envelope = letter.envelope.decode("utf-8", "replace")
+    if args.format == "json":
+        print(json.dumps({**_summary(letter), "envelope": envelope}, indent=2))
+        return 0
+    for name, value in _summary(letter).items():
+        print(f"{name + ':':<14}{value}")
+    cut = " (cut: the message was too large)" if letter.truncated else ""
+    print(f"envelope{cut}:")
+    shown = json.dumps(envelope, indent=2) if not isinstance(envelope, str) else envelope
+    print("  " + shown.replace("\n", "\n  "))
+    return 0
+
+
+def _replay(client: redis.Redis, key: str, args: argparse.Namespace) -> int:
+    letters = _chosen(client, key, args)
+    if letters is None:
+        return 2
+    failed = 0
+    for letter in letters:
+        try:
+            payload = letter.replay_payload()
+        except ReplayError as error:
+            print(f"cannot replay {letter.id}: {error}", file=sys.stderr)
+            failed += 1
+            continue
+        if args.dry_run:
+            print(f"would replay {letter.id} to {letter.stream} for {letter.group}")
+            continue
+        new_id = client.xadd(letter.stream, {"envelope": payload})
+        if not args.keep:
+            client.xdel(key, letter.id)
+        print(f"replayed {letter.id} to {letter.stream} as {_text(new_id)} for {letter.group}")
+    return 1 if failed else 0
+
+
+def _delete(client: redis.Redis, key: str, args: argparse.Namespace) -> int:
+    letters = _chosen(client, key, args)
+    if letters is None:
+        return 2
+    for letter in letters:
+        client.xdel(key, letter.id)
+    print(f"deleted {len(letters)} dead letter(s) from {key}")
+    return 0
+
+
+def _chosen(client: redis.Redis, key: str, args: argparse.Namespace) -> list[DeadLetter] | None:
+    """The dead letters named by id, or every selected one with --all; None: usage error."""
+    if bool(args.ids) == bool(args.all):
+        print("typed-events: error: name dead letter IDs, or pass --all", file=sys.stderr)
+        return None
+    if args.all:
+        return list(_selected(client, key, args))
+    letters = []
+    for entry_id in args.ids:
+        entries: list[Any] = client.xrange(key, min=entry_id, max=entry_id)  # type: ignore[assignment]  # redis-py types replies loosely
+        if not entries:
+            print(f"typed-events: error: no dead letter {entry_id} in {key}", file=sys.stderr)
+            return None
+        letters.append(DeadLetter.from_entry(*entries[0]))
+    return [letter for letter in letters if _matches(letter, args)]
+
+
+def _selected(client: redis.Redis, key: str, args: argparse.Namespace) -> Iterator[DeadLetter]:
+    start = "-"
+    while True:
+        page: list[Any] = client.xrange(key, min=start, max="+", count=_PAGE)  # type: ignore[assignment]  # redis-py types replies loosely
+        for entry_id, fields in page:
+            letter = DeadLetter.from_entry(entry_id, fields)
+            if _matches(letter, args):
+                yield letter
+        if len(page) < _PAGE:
+            return
+        start = "(" + _text(page[-1][0])  # exclusive start: after the last one seen
+
+
+def _matches(letter: DeadLetter, args: argparse.Namespace) -> bool:
+    if args.reason and letter.reason != args.reason:
+        return False
+    if args.event and letter.event_type != args.event:
+        return False
+    return not args.listener or args.listener in letter.group or args.listener in letter.listener
+
+
+def _summary(letter: DeadLetter) -> dict[str, Any]:
+    return {
+        "id": letter.id,
+        "time": letter.time,
+        "reason": letter.reason,
+        "detail": letter.detail,
+        "stream": letter.stream,
+        "message_id": letter.message_id,
+        "group": letter.group,
+        "listener": letter.listener,
+        "consumer": letter.consumer,
+        "attempts": letter.attempts,
+        "event_type": letter.event_type,
+        "envelope_id": letter.envelope_id,
+    }
+
+
+def _clip(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
