@@ -78,6 +78,11 @@ class EventBus:
         return self.routing.listeners
 
     @property
+    def on_error(self) -> ErrorHandler | None:
+        """The ``on_error`` handler given to the bus, if any."""
+        return self.dispatcher.on_error
+
+    @property
     def running(self) -> bool:
         """True between entering and leaving ``async with bus``."""
         return self._running

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .signatures import SignatureProblem
 
 __all__ = [
     "DuplicateEventError",
@@ -69,8 +73,8 @@ class ListenerSignatureError(TypedEventsError, TypeError):
     ``problems`` holds every finding; the message lists them one per line.
     """
 
-    def __init__(self, problems: Iterable[object]) -> None:
-        self.problems = list(problems)
+    def __init__(self, problems: Iterable[SignatureProblem]) -> None:
+        self.problems: list[SignatureProblem] = list(problems)
         count = len(self.problems)
         lines = "\n".join(f"  - {p}" for p in self.problems)
         noun = "problem" if count == 1 else "problems"
