@@ -22,7 +22,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests examples benchmarks
 
 typecheck: $(STAMP)
-	$(BIN)/mypy src tests
+	$(BIN)/mypy src tests examples
 
 pytest: $(STAMP)
 	$(BIN)/pytest -p no:cacheprovider --cov --cov-branch --cov-report=term --cov-fail-under=90
