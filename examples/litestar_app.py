@@ -20,25 +20,9 @@ from litestar import Litestar, Request, delete, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from typed_events import Event, EventBus, listener
+from examples.events import PasswordChanged, UserCreated, UserDeleted
+from typed_events import EventBus, listener
 from typed_events.contrib.litestar import TypedEventsPlugin
-
-# -- events: one model per event id -------------------------------------------------
-
-
-class UserCreated(Event, event_id="user_created"):
-    email: str
-
-
-class PasswordChanged(Event, event_id="password_changed"):
-    email: str
-    message: str
-
-
-class UserDeleted(Event, event_id="user_deleted"):
-    email: str
-    reason: str
-
 
 # -- stand-ins for the seed's database, mailer and support client (in memory) ------
 
