@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -28,6 +29,27 @@ def main() -> None:
     anyio.run(multiple_listeners.main, backend="trio")
     section("4. the seed's **kwargs mistake, caught when the bus is built")
     broken_kwargs.main()
+    section("5. the same events in a Litestar app (plugins=[TypedEventsPlugin(bus)])")
+    run_litestar_app()
+
+
+def run_litestar_app() -> None:
+    """Drive the Litestar example with its test client, as requests would."""
+    from litestar.testing import TestClient
+
+    from examples import litestar_app
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # the test client logs each request
+    with TestClient(litestar_app.app) as client:
+        created = client.post(
+            "/users", json={"first_name": "Ada", "last_name": "L", "email": "ada@example.com"}
+        )
+        client.post("/users/ada@example.com/password", json={"password": "s3cret"})
+        client.delete("/users/ada@example.com", params={"reason": "moved away"})
+    print("POST /users ->", created.status_code)
+    for recipient, message in litestar_app.outbox:
+        print(f"mail to {recipient}: {message}")
+    print("support tickets:", litestar_app.support_tickets)
 
 
 if __name__ == "__main__":

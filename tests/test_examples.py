@@ -35,6 +35,11 @@ def test_demo_runs_every_example_and_shows_the_registration_error() -> None:
         'event "user_deleted" field "reason"'
     ) in out
     assert 'event "user_deleted" field "email"' in out
+    assert "POST /users -> 201" in out
+    assert "mail to ada@example.com: Welcome, ada@example.com!" in out
+    assert "mail to ada@example.com: Your password was changed." in out
+    assert "support tickets: ['moved away']" in out
+    assert "HTTP Request" not in completed.stdout + completed.stderr
 
 
 def test_the_broken_example_fails_at_bus_construction() -> None:
