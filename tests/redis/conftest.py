@@ -47,25 +47,47 @@ def free_port() -> int:
 class RedisServer:
     """One redis-server process with its data in ``directory``; restartable on its port."""
 
-    def __init__(self, binary: str, directory: Path, *extra: str) -> None:
+    def __init__(self, binary: str, directory: Path, *, tls: bool = False) -> None:
         self.binary = binary
         self.directory = directory
-        self.extra = extra
+        self.tls = tls
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
+        if tls:
+            make_certificates(directory)
 
     @property
     def url(self) -> str:
+        if self.tls:
+            ca = self.directory / "ca.crt"
+            return f"rediss://127.0.0.1:{self.port}/0?ssl_ca_certs={ca}"
         return f"redis://127.0.0.1:{self.port}/0"
 
     def client(self) -> redis.Redis:
         """A plain synchronous client, for looking at what the backend did."""
-        return redis.Redis(host="127.0.0.1", port=self.port)
+        return redis.Redis.from_url(self.url)
 
     def start(self) -> None:
+        if self.tls:
+            listen = [
+                "--port",
+                "0",
+                "--tls-port",
+                str(self.port),
+                "--tls-cert-file",
+                "server.crt",
+                "--tls-key-file",
+                "server.key",
+                "--tls-ca-cert-file",
+                "ca.crt",
+                "--tls-auth-clients",
+                "no",
+            ]
+        else:
+            listen = ["--port", str(self.port)]
         args = [
             self.binary,
-            "--port", str(self.port),
+            *listen,
             "--bind", "127.0.0.1",
             "--dir", str(self.directory),
             "--save", "",
@@ -74,7 +96,6 @@ class RedisServer:
             "--appendonly", "yes",
             "--appendfsync", "always",
             "--logfile", "redis.log",
-            *self.extra,
         ]  # fmt: skip
         self.process = subprocess.Popen(args, cwd=self.directory)
         deadline = time.monotonic() + 10
@@ -98,10 +119,37 @@ class RedisServer:
         self.process = None
 
 
+def make_certificates(directory: Path) -> None:
+    """A throwaway CA and a server certificate for 127.0.0.1, made with openssl."""
+    (directory / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    commands = [
+        "req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=typed-events-test-ca "
+        "-keyout ca.key -out ca.crt",
+        "req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout server.key -out server.csr",
+        "x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 1 "
+        "-extfile san.ext -out server.crt",
+    ]
+    for command in commands:
+        subprocess.run(
+            ["openssl", *command.split()], cwd=directory, check=True, capture_output=True
+        )
+
+
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     """A fresh private redis-server for one test."""
     server = RedisServer(require_redis_server(), tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop(kill=True)
+
+
+@pytest.fixture
+def tls_redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A private redis-server that only speaks TLS, with a throwaway CA."""
+    server = RedisServer(require_redis_server(), tmp_path, tls=True)
     server.start()
     try:
         yield server

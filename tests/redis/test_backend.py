@@ -1,0 +1,368 @@
+"""RedisStreamsBackend in one process against a real redis-server: wiring, delivery, lifecycle.
+
+redis-py's client is asyncio-only, so these run on asyncio (pytest-asyncio); one test
+checks that trio gets a clear error.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from typing import Any
+
+import anyio
+import pytest
+
+from typed_events import EmitterNotRunningError, Event, EventBus, listener
+from typed_events.backends.redis import (
+    Delivery,
+    RedisStreamsBackend,
+    RedisUnavailableError,
+    RedisWriteError,
+    WriteBufferFullError,
+    current_delivery,
+)
+from typed_events.envelope import EnvelopeError
+
+from .conftest import RedisServer
+from .helpers import dead_letters, eventually
+
+pytestmark = pytest.mark.redis
+
+
+class Signup(Event, event_id="signup"):
+    email: str
+
+
+class Welcome(Event, event_id="welcome"):
+    email: str
+
+
+class Blob(Event, event_id="blob"):
+    body: str
+
+
+@pytest.mark.asyncio
+async def test_a_listener_gets_the_event_and_its_delivery(redis_server: RedisServer) -> None:
+    got: list[tuple[Signup, Delivery | None]] = []
+
+    @listener(Signup)
+    def remember(event: Signup) -> None:  # sync: runs in a thread, with the context
+        got.append((event, current_delivery()))
+
+    backend = RedisStreamsBackend(redis_server.url, service="accounts")
+    async with EventBus([remember], backend=backend) as bus:
+        bus.emit(Signup(email="a@example.com"))
+        await eventually(lambda: len(got) == 1, "the delivery")
+    [(event, delivery)] = got
+    assert event == Signup(email="a@example.com")
+    assert delivery is not None
+    assert delivery.stream == "typed-events:signup"
+    assert delivery.group == f"accounts:{remember.name}"
+    assert delivery.attempt == 1
+    assert delivery.source == "/typed-events/accounts"
+    assert re.fullmatch(rf"{re.escape(socket.gethostname())}:\d+:[0-9a-f]{{6}}", delivery.consumer)
+    assert re.fullmatch(r"[0-9a-f-]{36}", delivery.id)
+    assert current_delivery() is None  # only inside a listener
+    assert bus.shutdown_report is not None
+    assert bus.shutdown_report.clean
+    # A clean stop removes this process's consumer from the group.
+    client = redis_server.client()
+    assert client.xinfo_consumers("typed-events:signup", delivery.group) == []
+
+
+@pytest.mark.asyncio
+async def test_a_group_reads_what_was_emitted_before_it_existed_then_resumes_where_it_left_off(
+    redis_server: RedisServer,
+) -> None:
+    seen: list[str] = []
+
+    @listener(Signup)
+    async def collect(event: Signup) -> None:
+        seen.append(event.email)
+
+    url = redis_server.url
+    emitter = RedisStreamsBackend(url, service="web", consume=False)
+    async with EventBus(events=[Signup], backend=emitter) as web:
+        await web.emit_async(Signup(email="early@example.com"))
+    async with EventBus([collect], backend=RedisStreamsBackend(url, service="crm")) as crm:
+        await eventually(lambda: seen == ["early@example.com"], "the retained event")
+        await crm.emit_async(Signup(email="second@example.com"))
+        await eventually(lambda: len(seen) == 2, "the second event")
+    async with EventBus(events=[Signup], backend=RedisStreamsBackend(url, service="web")) as web:
+        await web.emit_async(Signup(email="while-crm-was-down@example.com"))
+    async with EventBus([collect], backend=RedisStreamsBackend(url, service="crm")):
+        await eventually(lambda: len(seen) == 3, "the event emitted while crm was down")
+    assert seen == ["early@example.com", "second@example.com", "while-crm-was-down@example.com"]
+
+
+@pytest.mark.asyncio
+async def test_events_without_a_local_listener_are_still_written(redis_server: RedisServer) -> None:
+    backend = RedisStreamsBackend(redis_server.url, service="web", maxlen=100)
+    async with EventBus(events=[Welcome], backend=backend) as bus:
+        for n in range(1000):
+            bus.emit(Welcome(email=f"{n}@example.com"))
+        await backend.flush()
+    length = redis_server.client().xlen("typed-events:welcome")
+    assert 100 <= length < 1000  # MAXLEN ~ trims in whole nodes, never below the cap
+
+
+@pytest.mark.asyncio
+async def test_an_ordered_listener_sees_its_events_in_stream_order(
+    redis_server: RedisServer,
+) -> None:
+    order: list[int] = []
+
+    @listener(Signup, ordered=True)
+    async def in_order(event: Signup) -> None:
+        n = int(event.email.split("@")[0])
+        await anyio.sleep(0.001 * (n % 3))  # would reorder concurrent calls
+        order.append(n)
+
+    backend = RedisStreamsBackend(redis_server.url, service="accounts", batch_size=7)
+    async with EventBus([in_order], backend=backend) as bus:
+        for n in range(60):
+            bus.emit(Signup(email=f"{n}@example.com"))
+        await eventually(lambda: len(order) == 60, "all events")
+    assert order == list(range(60))
+
+
+@pytest.mark.asyncio
+async def test_a_slow_listener_keeps_its_message_past_claim_idle(redis_server: RedisServer) -> None:
+    calls: list[str] = []
+
+    @listener(Signup)
+    async def slow(event: Signup) -> None:
+        calls.append(event.email)
+        await anyio.sleep(1.0)  # more than claim_idle: the heartbeat must keep the message
+
+    url = redis_server.url
+    first = RedisStreamsBackend(url, service="accounts", claim_idle=0.2)
+    second = RedisStreamsBackend(url, service="accounts", claim_idle=0.2)
+    async with EventBus([slow], backend=first) as bus, EventBus([slow], backend=second):
+        await bus.emit_async(Signup(email="once@example.com"))
+        await eventually(lambda: len(calls) == 1, "the call")
+        await anyio.sleep(1.5)
+    assert calls == ["once@example.com"]
+
+
+@pytest.mark.asyncio
+async def test_a_message_that_keeps_killing_its_consumers_is_dead_lettered_unrun(
+    redis_server: RedisServer,
+) -> None:
+    calls: list[Signup] = []
+
+    @listener(Signup)
+    async def never_reached(event: Signup) -> None:
+        calls.append(event)
+
+    group = f"accounts:{never_reached.name}"
+    client = redis_server.client()
+    client.xgroup_create("typed-events:signup", group, id="0", mkstream=True)
+    backend = RedisStreamsBackend(redis_server.url, service="web", consume=False)
+    async with EventBus(events=[Signup], backend=backend) as bus:
+        await bus.emit_async(Signup(email="poison-pill@example.com"))
+    # A consumer that read it and died, then three more that claimed it and died.
+    reply: Any = client.xreadgroup(group, "ghost", {"typed-events:signup": ">"})
+    [[_, [(message_id, _)]]] = reply
+    for _ in range(3):
+        client.xclaim("typed-events:signup", group, "ghost", 0, [message_id])
+    backend = RedisStreamsBackend(
+        redis_server.url, service="accounts", max_retries=2, claim_idle=0.05
+    )
+    async with EventBus([never_reached], backend=backend):
+        await eventually(lambda: len(dead_letters(client)) == 1, "the dead letter")
+    [letter] = dead_letters(client)
+    assert letter.reason == "too many deliveries"
+    assert letter.attempts == 5
+    assert "delivered 5 times, never acknowledged" in letter.detail
+    assert calls == []
+
+
+@pytest.mark.asyncio
+async def test_follow_up_events_emitted_while_stopping_are_written(
+    redis_server: RedisServer,
+) -> None:
+    started: list[Signup] = []
+
+    @listener(Signup)
+    async def greet(event: Signup) -> None:
+        started.append(event)
+        await anyio.sleep(0.2)
+        bus.emit(Welcome(email=event.email))
+
+    bus = EventBus(
+        [greet], events=[Welcome], backend=RedisStreamsBackend(redis_server.url, service="a")
+    )
+    async with bus:
+        await bus.emit_async(Signup(email="a@example.com"))
+        await eventually(lambda: bool(started), "the call to start")
+    # The bus stopped while greet ran: it finished, and its follow-up was written.
+    assert redis_server.client().xlen("typed-events:welcome") == 1
+    assert bus.shutdown_report is not None
+    assert bus.shutdown_report.clean
+
+
+@pytest.mark.asyncio
+async def test_unwritten_events_are_reported_on_exit_never_dropped(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    backend = RedisStreamsBackend(redis_server.url, service="web", shutdown_timeout=0.3)
+    bus = EventBus(events=[Signup], backend=backend)
+    failures: list[BaseException] = []
+
+    async def wait_for_ack() -> None:
+        try:
+            await bus.emit_async(Signup(email="awaited@example.com"))
+        except RedisWriteError as exc:
+            failures.append(exc)
+
+    async with anyio.create_task_group() as group, bus:
+        redis_server.stop(kill=True)
+        bus.emit(Signup(email="one@example.com"))
+        bus.emit(Signup(email="two@example.com"))
+        group.start_soon(wait_for_ack)
+        await anyio.sleep(0.05)
+        # Leaving the bus gave up after shutdown_timeout and released the waiting emit.
+    report = bus.shutdown_report
+    assert report is not None
+    assert not report.clean
+    assert {c.event for c in report.calls} == {
+        Signup(email="one@example.com"),
+        Signup(email="two@example.com"),
+        Signup(email="awaited@example.com"),
+    }
+    assert {c.reason for c in report.calls} == {"not written"}
+    assert {c.listener for c in report.calls} == {"typed-events:signup"}
+    assert len(failures) == 1
+    assert "was not written to 'typed-events:signup'" in str(failures[0])
+    assert "3 event(s) not written to Redis" in caplog.text
+
+
+@pytest.mark.asyncio
+async def test_a_full_write_buffer_refuses_sync_emits(redis_server: RedisServer) -> None:
+    backend = RedisStreamsBackend(redis_server.url, service="web", max_pending=3)
+    async with EventBus(events=[Signup], backend=backend) as bus:
+        for n in range(3):
+            bus.emit(Signup(email=f"{n}@example.com"))  # no await: the writer cannot run
+        with pytest.raises(WriteBufferFullError, match=r"3 events are waiting .*emit_async"):
+            bus.emit(Signup(email="3@example.com"))
+        await bus.emit_async(Signup(email="waits@example.com"))  # waits for room instead
+    assert redis_server.client().xlen("typed-events:signup") == 4
+
+
+@pytest.mark.asyncio
+async def test_an_event_too_large_for_consumers_is_refused_at_emit(
+    redis_server: RedisServer,
+) -> None:
+    backend = RedisStreamsBackend(redis_server.url, service="web", max_message_bytes=1024)
+    async with EventBus(events=[Blob], backend=backend) as bus:
+        with pytest.raises(EnvelopeError, match=r"Blob event serializes to \d+ bytes") as info:
+            bus.emit(Blob(body="x" * 2000))
+        assert info.value.reason == "too large"
+        bus.emit(Blob(body="fits"))
+    assert redis_server.client().xlen("typed-events:blob") == 1
+
+
+@pytest.mark.asyncio
+async def test_acl_user_and_password_in_the_url(redis_server: RedisServer) -> None:
+    client = redis_server.client()
+    client.acl_setuser(
+        "events", enabled=True, passwords=["+n0t-default"], keys=["typed-events:*"],
+        commands=["+@all"],
+    )  # fmt: skip
+    seen: list[Signup] = []
+
+    @listener(Signup)
+    async def collect(event: Signup) -> None:
+        seen.append(event)
+
+    url = f"redis://events:n0t-default@127.0.0.1:{redis_server.port}/0"
+    async with EventBus([collect], backend=RedisStreamsBackend(url, service="acl")) as bus:
+        await bus.emit_async(Signup(email="acl@example.com"))
+        await eventually(lambda: len(seen) == 1, "the delivery")
+
+    wrong = f"redis://events:guessed@127.0.0.1:{redis_server.port}/0"
+    with pytest.raises(RedisUnavailableError) as info:
+        async with EventBus([collect], backend=RedisStreamsBackend(wrong, service="acl")):
+            pass
+    assert "redis://events:***@127.0.0.1" in str(info.value)
+    assert "guessed" not in str(info.value)
+
+
+@pytest.mark.asyncio
+async def test_tls_with_a_rediss_url(tls_redis_server: RedisServer) -> None:
+    seen: list[Signup] = []
+
+    @listener(Signup)
+    async def collect(event: Signup) -> None:
+        seen.append(event)
+
+    assert tls_redis_server.url.startswith("rediss://")
+    backend = RedisStreamsBackend(tls_redis_server.url, service="tls")
+    async with EventBus([collect], backend=backend) as bus:
+        await bus.emit_async(Signup(email="tls@example.com"))
+        await eventually(lambda: len(seen) == 1, "the delivery")
+
+
+@pytest.mark.asyncio
+async def test_an_unreachable_redis_fails_at_startup_with_the_url(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    backend = RedisStreamsBackend("redis://:pw@127.0.0.1:1/0", service="web")
+    bus = EventBus(events=[Signup], backend=backend)
+    with pytest.raises(RedisUnavailableError, match=r"cannot use Redis at redis://:\*\*\*@127"):
+        await bus.__aenter__()
+    assert not bus.running
+    with pytest.raises(EmitterNotRunningError):
+        backend.emit(Signup(email="a@example.com"))
+
+
+@pytest.mark.asyncio
+async def test_listeners_that_would_share_a_group_are_refused(redis_server: RedisServer) -> None:
+    class Handler:
+        async def __call__(self, event: Signup) -> None: ...
+
+    first, second = listener(Signup)(Handler()), listener(Signup)(Handler())
+    bus = EventBus([first, second], backend=RedisStreamsBackend(redis_server.url, service="s"))
+    with pytest.raises(ValueError, match=r"would share the consumer group 's:.*Handler'"):
+        await bus.__aenter__()
+
+
+@pytest.mark.asyncio
+async def test_an_event_named_dead_letter_is_refused(redis_server: RedisServer) -> None:
+    class Clash(Event, event_id="dead-letter"):
+        pass
+
+    bus = EventBus(events=[Clash], backend=RedisStreamsBackend(redis_server.url, service="s"))
+    with pytest.raises(ValueError, match="would share its stream with the dead letters"):
+        await bus.__aenter__()
+
+
+def test_trio_gets_a_clear_error() -> None:
+    bus = EventBus(events=[Signup], backend=RedisStreamsBackend("redis://x", service="s"))
+
+    async def start() -> None:
+        async with bus:
+            pass
+
+    with pytest.raises(RuntimeError, match="asyncio only"):
+        anyio.run(start, backend="trio")
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"url": "http://localhost"}, "redis://, rediss:// or unix://"),
+        ({"service": " "}, "service must be a non-empty name"),
+        ({"max_retries": -1}, "max_retries must be an int >= 0"),
+        ({"claim_idle": 0}, "claim_idle must be seconds > 0"),
+        ({"maxlen": 0}, "maxlen must be an int >= 1"),
+        ({"max_message_bytes": 10}, "max_message_bytes must be an int >= 256"),
+    ],
+)
+def test_invalid_settings_are_refused_with_the_name(settings: dict[str, Any], message: str) -> None:
+    arguments: dict[str, Any] = {"url": "redis://localhost", "service": "s", **settings}
+    url = arguments.pop("url")
+    with pytest.raises(ValueError, match=re.escape(message)):
+        RedisStreamsBackend(url, **arguments)
