@@ -30,6 +30,7 @@ import dataclasses
 import importlib
 import inspect
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -67,6 +68,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.handler(args))
+    except BrokenPipeError:
+        # The reader left early (`typed-events schema APP | head`): not an error of ours.
+        # Point stdout at devnull so the interpreter's final flush does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, as a shell reports a command a pipe stopped
     except AppLoadError as error:
         print(f"typed-events: error: {error}", file=sys.stderr)
         if error.details:

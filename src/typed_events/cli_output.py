@@ -326,23 +326,28 @@ def render_table(views: Sequence[EventView], target: str) -> Any:
     from rich.text import Text
 
     table = Table(title=f"Events of {target}", show_lines=False)
-    # Ids, names and file:line stay on one line (they are copied); the rest may wrap.
-    for column in ("Event", "Fields", "Listener", "Location", "Style", "Options"):
-        table.add_column(column, no_wrap=column in ("Event", "Listener", "Location"))
+    # Narrow terminals fold long ids and paths rather than cutting them off.
+    for column in ("Event", "Fields", "Listener", "Style, options"):
+        table.add_column(column, overflow="fold")
     for view in views:
         fields = "\n".join(
             f"{f.name}: {f.type}" + ("" if f.required else f" = {f.default}") for f in view.fields
         )
+        # Text cells, never markup strings: a type like list[str] is not a rich style.
         rows = [
-            (s.short_name, s.location, s.style, options_text(s.options)) for s in view.listeners
-        ] or [("(none)", "", "", "")]
-        for position, row in enumerate(rows):
+            (
+                Text.assemble(s.short_name, (f"\n{s.location}", "dim")),
+                Text.assemble(s.style, (f"\n{options_text(s.options)}", "dim")),
+            )
+            for s in view.listeners
+        ] or [(Text("(none)", style="dim"), Text(""))]
+        for position, (subscriber, delivery) in enumerate(rows):
             first = position == 0
-            # Text cells: a type like list[str] must not be read as rich markup.
             table.add_row(
                 Text(view.event_id, style="bold") if first else "",
                 Text(fields) if first else "",
-                *(Text(cell) for cell in row),
+                subscriber,
+                delivery,
                 end_section=position == len(rows) - 1,
             )
     return table

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -163,3 +164,17 @@ def test_a_class_is_named_as_a_class() -> None:
         "typed-events: error: APP 'wrong_objects:Ping' is the class wrong_objects.Ping; "
         "expected an EventBus, a list of @listener functions, or a Litestar app\n"
     )
+
+
+def test_a_reader_closing_the_pipe_early_is_not_a_traceback() -> None:
+    # `true` exits without reading, long before the command has imported the app and
+    # writes: the write meets a closed pipe, as with `typed-events schema APP | head`.
+    done = subprocess.run(
+        f"{sys.executable} -m typed_events schema clean_app:bus | true",
+        shell=True,
+        cwd=APPS,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
