@@ -30,6 +30,10 @@ class EventBus:
         ...
 
     @property
+    def on_error(self) -> ErrorHandler | None:
+        ...
+
+    @property
     def running(self) -> bool:
         ...
 

@@ -1,0 +1,7 @@
+"""The app the stubgen round trip generates stubs for."""
+
+from events_app import OrderPlaced, PasswordChanged, UserCreated
+
+from typed_events import EventBus
+
+bus = EventBus(events=[UserCreated, PasswordChanged, OrderPlaced])
