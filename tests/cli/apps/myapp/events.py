@@ -41,4 +41,7 @@ def notify_customer_support(reason: str, **kwargs: Any) -> None:
     """Open a support ticket (sync: runs in a worker thread)."""
 
 
-bus = EventBus(listeners=[send_welcome, send_email, notify_customer_support])
+bus = EventBus(
+    listeners=[send_welcome, send_email, notify_customer_support],
+    events=[UserCreated, PasswordChanged, UserDeleted],
+)
