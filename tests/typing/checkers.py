@@ -111,8 +111,17 @@ def run_pyright(
         config["stubPath"] = stub_path
     (project / "pyrightconfig.json").write_text(json.dumps(config))
     command = [str(_BIN / "pyright"), "--outputjson", "--pythonpath", sys.executable, *files]
+    # The pip package bundles pyright and runs it with the nodejs wheel: no download, so
+    # this works offline; skip its "newer version on PyPI" check too.
+    environment = {**os.environ, "PYRIGHT_PYTHON_IGNORE_WARNINGS": "1"}
     completed = subprocess.run(
-        command, cwd=project, capture_output=True, text=True, timeout=240, check=False
+        command,
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+        env=environment,
     )
     try:
         report = json.loads(completed.stdout)
