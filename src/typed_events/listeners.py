@@ -126,9 +126,7 @@ class ListenerDecorator(Protocol[E]):  # pyright: ignore[reportInvalidTypeVarUse
     """The static type of ``listener(SomeEvent, ...)``: a decorator checked against the events."""
 
     @overload
-    def __call__(
-        self, func: Callable[Concatenate[E, P], R], /
-    ) -> Listener[[E], R]: ...
+    def __call__(self, func: Callable[Concatenate[E, P], R], /) -> Listener[[E], R]: ...
     @overload
     def __call__(  # pyright: ignore[reportOverlappingOverload]  # deliberate: the first match wins, so this one catches a parameter annotated with another event before the kwargs-style catch-all below
         self, func: Callable[Concatenate[F, P], R], /
