@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py
 
-test: lint typecheck pytest docs
+test: lint typecheck stubs-check pytest docs
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests examples benchmarks
@@ -26,6 +26,10 @@ typecheck: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/pytest -p no:cacheprovider --cov --cov-branch --cov-report=term --cov-fail-under=90
+
+# The checked-in stubs (for pyright users of the string form) must match the examples.
+stubs-check: $(STAMP)
+	$(BIN)/typed-events stubgen examples.app:bus -o stubs --check
 
 docs: $(STAMP)
 	@if [ -f mkdocs.yml ]; then $(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site; fi

@@ -135,7 +135,7 @@ def test_listener_arguments_are_validated() -> None:
     with pytest.raises(TypeError, match="at least one event"):
         listener()
     with pytest.raises(TypeError, match="Event subclasses or string ids"):
-        listener(int)  # type: ignore[arg-type]
+        listener(int)  # type: ignore[type-var]
     with pytest.raises(TypeError, match="non-empty"):
         listener("")
     with pytest.raises(ValueError, match="retries"):
@@ -145,7 +145,7 @@ def test_listener_arguments_are_validated() -> None:
     with pytest.raises(ValueError, match="timeout"):
         listener(UserCreated, timeout=0)
     with pytest.raises(TypeError, match="decorates a callable"):
-        listener(UserCreated)(42)  # type: ignore[arg-type]
+        listener(UserCreated)(42)  # type: ignore[call-overload]
 
 
 def test_backoff_doubles() -> None:

@@ -12,7 +12,7 @@ from litestar import Litestar, Request, post
 from litestar.events import listener
 from litestar.params import JSONBody
 
-from examples.litestar_app import UserDeleted
+from examples.events import UserDeleted
 from typed_events import EventBus
 from typed_events.contrib.litestar import TypedEventsPlugin
 
