@@ -119,7 +119,9 @@ class EventBus:
         # hand-over (so a full queue still raises here), with this thread's contextvars.
         context = contextvars.copy_context()
         try:
-            anyio.from_thread.run_sync(context.run, self.backend.emit, instance, token=self._token)
+            anyio.from_thread.run_sync(
+                lambda: context.run(self._backend_emit, instance), token=self._token
+            )
         except anyio.RunFinishedError:
             raise EmitterNotRunningError(
                 "the event loop running this bus has finished; emit inside `async with bus`"

@@ -7,13 +7,12 @@ whichever backend runs it.
 from __future__ import annotations
 
 import contextvars
-import functools
 import inspect
 import logging
 import types
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import anyio
 
@@ -49,7 +48,7 @@ class DispatchResult:
     """The outcome of every listener for one event, in registration order."""
 
     event: Event
-    outcomes: list[ListenerOutcome] = field(default_factory=list)
+    outcomes: list[ListenerOutcome] = field(default_factory=list["ListenerOutcome"])
 
     @property
     def ok(self) -> bool:
@@ -122,15 +121,16 @@ class Dispatcher:
         # Each call gets its own copy of the emitter's context: listeners see the
         # emitter's contextvars, and what one listener sets does not leak to another.
         run = (context or contextvars.copy_context()).copy().run
+        call = subscription.call
         if not subscription.is_async:
             # abandon_on_cancel: a hung sync listener must not hold up timeouts or
             # shutdown; its thread finishes on its own.
-            return await anyio.to_thread.run_sync(
-                functools.partial(run, subscription.call, event), abandon_on_cancel=True
-            )
-        coroutine = run(subscription.call, event)
-        if type(coroutine) is not types.CoroutineType:
-            return await coroutine if inspect.isawaitable(coroutine) else coroutine
+            return await anyio.to_thread.run_sync(lambda: run(call, event), abandon_on_cancel=True)
+        result: Any = run(call, event)
+        if type(result) is not types.CoroutineType:
+            return await result if inspect.isawaitable(result) else result
+        coroutine = cast("Coroutine[Any, Any, Any]", result)
+        step: Any
         try:
             step = run(coroutine.send, None)
         except StopIteration as stop:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
 from .errors import ListenerSignatureError, UnknownEventError
 from .events import Event, EventRegistry, all_live_ids, resolve_live
@@ -134,7 +134,7 @@ def _unknown_id_problem(
 
 def _require_listener(item: object) -> Listener[..., Any]:
     if isinstance(item, Listener):
-        return item
+        return cast("Listener[..., Any]", item)
     raise TypeError(
         f"EventBus(listeners=[...]) takes functions decorated with @listener(...), got {item!r}; "
         "decorate it: @listener(MyEvent)"

@@ -93,7 +93,7 @@ def _resolved_signature(func: Callable[..., Any], names: Mapping[str, Any]) -> i
     signature = inspect.signature(func)
     target = inspect.unwrap(underlying_function(func))
     namespace = {**getattr(target, "__globals__", {}), **names}
-    resolved = []
+    resolved: list[inspect.Parameter] = []
     for parameter in signature.parameters.values():
         annotation = parameter.annotation
         if isinstance(annotation, str):
@@ -131,7 +131,7 @@ _ProblemFactory = Callable[[str | None, str, str], SignatureProblem]
 def _check_event_style(
     shape: CallShape, event_class: type[Event], problem: _ProblemFactory
 ) -> list[SignatureProblem]:
-    problems = []
+    problems: list[SignatureProblem] = []
     event_parameter = shape.event_parameter
     assert event_parameter is not None
     if accepts(event_parameter.annotation, event_class) is False:
@@ -163,7 +163,7 @@ def _check_event_style(
 def _check_kwargs_style(
     shape: CallShape, event_class: type[Event], problem: _ProblemFactory
 ) -> list[SignatureProblem]:
-    problems = []
+    problems: list[SignatureProblem] = []
     fields = event_class.model_fields
     by_name = {p.name: p for p in shape.parameters if p.kind not in (_VAR_POSITIONAL, _VAR_KEYWORD)}
     var_keyword = shape.var_keyword

@@ -9,7 +9,7 @@ captured.assert_emitted(UserCreated, email="a@example.com")
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -79,7 +79,7 @@ class CapturedEvents:
 
 
 @contextmanager
-def capture_events(bus: EventBus) -> Iterator[CapturedEvents]:
+def capture_events(bus: EventBus) -> Generator[CapturedEvents, None, None]:
     """Record every event ``bus`` validates and accepts while the block runs.
 
     Listeners still run; capturing only watches.

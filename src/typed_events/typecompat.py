@@ -169,7 +169,7 @@ def event_classes_in(annotation: Any) -> tuple[type[Event], ...]:
     """
     annotation = _strip(annotation)
     members = _union_members(annotation) or (annotation,)
-    found = []
+    found: list[type[Event]] = []
     for member in members:
         member = _strip(member)
         if not (isinstance(member, type) and issubclass(member, Event)):

@@ -241,6 +241,7 @@ class SimpleEventEmitter(BaseEventEmitterBackend):
     ) -> None:
         assert self._task_group is not None
         timed_out = False
+        calls: tuple[UndeliveredCall, ...] = ()
         # Shielded: an app being cancelled still gets its graceful drain.
         with anyio.CancelScope(shield=True):
             with anyio.move_on_after(self.shutdown_timeout) as scope:
