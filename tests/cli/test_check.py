@@ -189,3 +189,14 @@ def test_a_litestar_app_is_checked_through_its_listeners() -> None:
         'field "reason": TicketClosed sends this field, and the listener has no parameter '
         '"reason" and no **kwargs'
     )
+
+
+def test_a_bus_refused_at_import_for_a_duplicate_id_is_a_finding() -> None:
+    result = run_cli("check", "duplicate_bus:bus")
+    assert (result.code, result.err) == (1, "")
+    assert result.out.splitlines() == [
+        'error: event id "parcel" is claimed by duplicate_bus.ParcelSent and '
+        "duplicate_bus.ParcelLost; give one of them another id (class X(Event, event_id=...)), "
+        "or pass the one you mean in EventBus(events=[...])",
+        "Failed: 1 error, 0 warnings (duplicate_bus:bus failed to build its bus).",
+    ]
