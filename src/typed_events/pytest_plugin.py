@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = ["EventCapture", "LoggedFailures", "event_capture"]
 
 _LOGGER = "typed_events"
+_REPORTER = "report_failure"  # the Dispatcher method that logs every failed listener call
 _STRICT_OPTION = "--typed-events-strict"
 _failures_key = pytest.StashKey["LoggedFailures"]()
 
@@ -86,7 +87,12 @@ def event_capture() -> Iterator[EventCapture]:
 
 
 class LoggedFailures(logging.Handler):
-    """Collects the ERROR records of the ``typed_events`` logger during one test."""
+    """Collects, during one test, the listener failures the bus logged.
+
+    Those are the ERROR records :meth:`typed_events.Dispatcher.report_failure` logs (a
+    listener call that failed after its retries, or an ``on_error`` handler that raised);
+    other errors of the library (a backend's connection trouble) are not listener failures.
+    """
 
     def __init__(self) -> None:
         super().__init__(logging.ERROR)
@@ -94,7 +100,9 @@ class LoggedFailures(logging.Handler):
         self.reported = 0
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
+        """Keep ``record`` if it reports a listener failure."""
+        if record.funcName == _REPORTER:
+            self.records.append(record)
 
     def new_failures(self) -> list[logging.LogRecord]:
         """The records not yet turned into a test failure."""

@@ -181,3 +181,38 @@ def test_importing_the_plugin_alone_works() -> None:
         timeout=60,
     )
     assert (done.returncode, done.stderr) == (0, "")
+
+
+def test_other_errors_of_the_library_do_not_fail_a_strict_test(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        _tests(
+            """
+            import logging
+
+            @pytest.mark.typed_events_strict
+            def test_backend_trouble_is_not_a_listener_failure():
+                logging.getLogger("typed_events").error("redis refused a command")
+
+            @pytest.mark.typed_events_strict
+            def test_a_failing_on_error_handler_is_one():
+                def on_error(event, listener, exc):
+                    raise RuntimeError("the handler itself is broken")
+
+                strict_bus = EventBus(listeners=[fragile], on_error=on_error)
+
+                async def run() -> None:
+                    async with strict_bus:
+                        strict_bus.emit(PluginProbe(n=-2))
+
+                anyio.run(run)
+            """
+        )
+    )
+    result = _run(pytester)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*2 listener failures were only logged during the test:",
+            "*on_error handler * raised while handling a failure of listener*",
+        ]
+    )
