@@ -86,11 +86,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="typed-events",
         description="Check, list and export the typed events of an app.",
+        epilog="Exit codes: 0 clean, 1 findings (or breaking schema changes), "
+        "2 usage or import error.",
     )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     check = _app_command(commands, "check", "check every listener against its events")
-    check.add_argument("--format", choices=("text", "json", "github"), default="text")
+    check.add_argument(
+        "--format",
+        choices=("text", "json", "github"),
+        default="text",
+        help="github prints GitHub Actions annotations on the listeners' lines",
+    )
     check.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
     check.set_defaults(handler=_run_check)
 
@@ -108,7 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
         "schema",
         "write the events' JSON Schemas (or AsyncAPI); `schema diff OLD NEW` compares two",
     )
-    schema.add_argument("--format", choices=("json", "asyncapi"), default="json")
+    schema.add_argument(
+        "--format",
+        choices=("json", "asyncapi"),
+        default="json",
+        help="json: a JSON Schema per event, keyed by id; asyncapi: an AsyncAPI 3.0 document",
+    )
     schema.add_argument("--title", help="AsyncAPI info.title (default: APP)")
     schema.add_argument("--api-version", default="0.1.0", help="AsyncAPI info.version")
     schema.add_argument("-o", "--output", help="write to this file instead of stdout")
@@ -119,8 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="typed-events schema diff",
         description="Classify each change between two schema documents; exit 1 if any breaks.",
     )
-    diff.add_argument("old", metavar="OLD.json")
-    diff.add_argument("new", metavar="NEW.json")
+    diff.add_argument("old", metavar="OLD.json", help="the schemas as they were")
+    diff.add_argument("new", metavar="NEW.json", help="the schemas as they are now")
     diff.add_argument("--format", choices=("text", "json"), default="text")
     diff.set_defaults(handler=_run_schema_diff)
 
