@@ -267,9 +267,10 @@ async def test_an_event_too_large_for_consumers_is_refused_at_emit(
 @pytest.mark.asyncio
 async def test_acl_user_and_password_in_the_url(redis_server: RedisServer) -> None:
     client = redis_server.client()
+    # The least the backend needs, as docs/redis.md says: stream commands and PING.
     client.acl_setuser(
         "events", enabled=True, passwords=["+n0t-default"], keys=["typed-events:*"],
-        commands=["+@all"],
+        commands=["+@stream", "+ping"],
     )  # fmt: skip
     seen: list[Signup] = []
 
