@@ -24,9 +24,6 @@ import math
 import os
 import secrets
 import socket
-from collections import deque
-from dataclasses import dataclass
-from itertools import islice
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
@@ -40,19 +37,14 @@ from redis.backoff import NoBackoff
 
 from ..dispatch import Dispatcher
 from ..envelope import EnvelopeError, encode
-from ..errors import EmitterNotRunningError, QueueFullError, TypedEventsError
+from ..errors import EmitterNotRunningError, TypedEventsError
 from ..events import Event
 from .base import BaseEventEmitterBackend, ShutdownReport, UndeliveredCall
-from .redis_consumer import (
-    RETRYABLE,
-    Backoff,
-    ConsumerSettings,
-    Delivery,
-    GroupConsumer,
-    current_delivery,
-)
-from .redis_dead_letter import DEAD_LETTER_SUFFIX, ENVELOPE_FIELD, dead_letter_key
+from .redis_consumer import ConsumerSettings, GroupConsumer
+from .redis_dead_letter import DEAD_LETTER_SUFFIX, dead_letter_key
+from .redis_delivery import Delivery, current_delivery
 from .redis_url import mask_url
+from .redis_writer import PendingWrite, RedisWriteError, StreamWriter, WriteBufferFullError
 
 __all__ = [
     "Delivery",
@@ -65,37 +57,9 @@ __all__ = [
 
 logger = logging.getLogger("typed_events")
 
-_WRITE_BATCH = 512  # XADDs per pipeline round trip
-
 
 class RedisUnavailableError(TypedEventsError, ConnectionError):
     """The backend could not reach (or log in to) Redis when it started."""
-
-
-class RedisWriteError(TypedEventsError, ConnectionError):
-    """An event Redis did not acknowledge: refused, or still unwritten when the backend stopped."""
-
-
-class WriteBufferFullError(QueueFullError):
-    """A sync ``emit`` found ``max_pending`` events waiting to be written to Redis."""
-
-    def __init__(self, max_pending: int) -> None:
-        self.max_pending = max_pending
-        TypedEventsError.__init__(
-            self,
-            f"{max_pending} events are waiting to be written to Redis (is Redis down or "
-            "slow?). Use `await bus.emit_async(...)` to wait until Redis acknowledges, "
-            "or raise RedisStreamsBackend(max_pending=...).",
-        )
-
-
-@dataclass(eq=False)
-class _Write:
-    event: Event
-    stream: str
-    payload: bytes
-    written: anyio.Event | None = None  # set when emit_async may return
-    error: RedisWriteError | None = None
 
 
 class _QuietDispatcher(Dispatcher):
@@ -184,13 +148,8 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
         self.consumer_name = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.source = f"/typed-events/{service}"
         self.dead_letter_stream = dead_letter_key(stream_prefix)
-        self._running = False
         self._client: Redis | None = None
-        self._buffer: deque[_Write] = deque()
-        self._failed: list[_Write] = []
-        self._wake = anyio.Event()
-        self._room: list[anyio.Event] = []
-        self._flushed: list[anyio.Event] = []
+        self._writer = StreamWriter(max_pending, maxlen)
         self._consumers: list[GroupConsumer] = []
         self._task_group: anyio.abc.TaskGroup | None = None
 
@@ -212,10 +171,7 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
             ``max_message_bytes``.
         :raises EmitterNotRunningError: outside ``async with bus``.
         """
-        write = self._prepare(event)
-        if len(self._buffer) >= self.max_pending:
-            raise WriteBufferFullError(self.max_pending)
-        self._queue(write)
+        self._writer.put(self._prepare(event))
 
     async def emit_async(self, event: Event) -> None:
         """Write ``event`` and return once Redis has acknowledged it.
@@ -227,26 +183,14 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
         :raises EnvelopeError: (reason ``"too large"``) as for :meth:`emit`.
         :raises EmitterNotRunningError: outside ``async with bus``.
         """
-        write = self._prepare(event)
-        while len(self._buffer) >= self.max_pending and self._running:
-            room = anyio.Event()
-            self._room.append(room)
-            await room.wait()
-        write.written = anyio.Event()
-        self._queue(write)
-        await write.written.wait()
-        if write.error is not None:
-            raise write.error
+        await self._writer.put_and_wait(self._prepare(event))
 
     async def flush(self) -> None:
         """Wait until every event emitted so far is written (or has failed)."""
-        while self._buffer and self._running:
-            flushed = anyio.Event()
-            self._flushed.append(flushed)
-            await flushed.wait()
+        await self._writer.flush()
 
-    def _prepare(self, event: Event) -> _Write:
-        if not self._running:
+    def _prepare(self, event: Event) -> PendingWrite:
+        if not self._writer.accepting:
             raise EmitterNotRunningError("RedisStreamsBackend is not running")
         payload = encode(event, source=self.source)
         if len(payload) > self.max_message_bytes:
@@ -258,76 +202,7 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
                 "send a reference), or raise max_message_bytes on every process",
                 event_type=event.event_id,
             )
-        return _Write(event, self.stream_key(event.event_id), payload)
-
-    def _queue(self, write: _Write) -> None:
-        if not self._running:
-            raise EmitterNotRunningError("RedisStreamsBackend is not running")
-        self._buffer.append(write)
-        self._wake.set()
-
-    async def _writer(self) -> None:
-        backoff = Backoff()
-        outage = False
-        while True:
-            if not self._buffer:
-                self._release(self._flushed)
-                self._wake = anyio.Event()
-                await self._wake.wait()
-                continue
-            batch = list(islice(self._buffer, _WRITE_BATCH))
-            try:
-                replies = await self._xadd(batch)
-            except RETRYABLE as exc:
-                if not outage:
-                    logger.warning(
-                        "Redis unavailable (%r); %d event(s) waiting to be written, "
-                        "retrying with backoff",
-                        exc,
-                        len(self._buffer),
-                    )
-                outage = True
-                await anyio.sleep(backoff.next_delay())
-                continue
-            if outage:
-                logger.warning("reconnected to Redis; writing %d event(s)", len(self._buffer))
-            outage = False
-            backoff.reset()
-            self._settle(batch, replies)
-            self._release(self._room)
-
-    async def _xadd(self, batch: list[_Write]) -> list[Any]:
-        assert self._client is not None
-        pipe = self._client.pipeline(transaction=False)
-        for write in batch:
-            pipe.xadd(write.stream, {ENVELOPE_FIELD: write.payload}, maxlen=self.maxlen)
-        return await pipe.execute(raise_on_error=False)
-
-    def _settle(self, batch: list[_Write], replies: list[Any]) -> None:
-        """Pop the batch; a write refused for a passing reason goes back to the front."""
-        again: list[_Write] = []
-        for write, reply in zip(batch, replies, strict=True):
-            self._buffer.popleft()
-            if isinstance(reply, RETRYABLE):
-                again.append(write)  # e.g. LOADING after a restart: write it again
-            elif isinstance(reply, Exception):
-                write.error = RedisWriteError(
-                    f"Redis refused to write a {write.event.event_id!r} event to "
-                    f"{write.stream!r}: {reply}"
-                )
-                logger.error("%s", write.error)
-                self._failed.append(write)
-                if write.written is not None:
-                    write.written.set()
-            elif write.written is not None:
-                write.written.set()
-        self._buffer.extendleft(reversed(again))
-
-    @staticmethod
-    def _release(waiters: list[anyio.Event]) -> None:
-        for waiter in waiters:
-            waiter.set()
-        waiters.clear()
+        return PendingWrite(event, self.stream_key(event.event_id), payload)
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -339,7 +214,7 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
                 "RedisStreamsBackend runs on asyncio only (redis-py's client is asyncio-only); "
                 "run this app on asyncio, e.g. anyio.run(main, backend='asyncio')"
             ) from None
-        if self._running:
+        if self._client is not None:
             raise EmitterNotRunningError(
                 "this RedisStreamsBackend is already running; give each bus its own backend"
             )
@@ -349,9 +224,42 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
                 f"event id {DEAD_LETTER_SUFFIX!r} would share its stream with the dead "
                 f"letters ({self.dead_letter_stream!r}); give that event another id"
             )
-        self._client = Redis.from_url(self.url, retry=Retry(NoBackoff(), 0))
+        # redis-py retries nothing itself: the backend's loops own retrying and backoff
+        # (a blind retry of a pipeline would write events twice).
+        client = Redis.from_url(self.url, retry=Retry(NoBackoff(), 0))
+        try:
+            self._consumers = self._plan_consumers(client) if self.consume else []
+            await client.ping()
+            for consumer in self._consumers:
+                await consumer.ensure_group()
+        except BaseException as exc:
+            with anyio.CancelScope(shield=True):
+                await client.aclose()
+            if isinstance(exc, redis.exceptions.RedisError | OSError):
+                raise RedisUnavailableError(
+                    f"RedisStreamsBackend cannot use Redis at {mask_url(self.url)}: {exc}. "
+                    "Check that redis-server runs there, the URL (rediss:// for TLS), and "
+                    "the ACL user/password (it needs +@stream and +ping on the prefix's keys)"
+                ) from exc
+            raise
+        self._client = client
+        self.shutdown_report = None
+        self._writer = StreamWriter(self.max_pending, self.maxlen)
+        self._writer.client = client
+        self._writer.accepting = True
+        self._task_group = anyio.create_task_group()
+        await self._task_group.__aenter__()
+        self._task_group.start_soon(self._writer.run)
+        for consumer in self._consumers:
+            self._task_group.start_soon(consumer.run)
+        if self._consumers:
+            self._task_group.start_soon(self._heartbeat)
+        return self
+
+    def _plan_consumers(self, client: Redis) -> list[GroupConsumer]:
+        dispatcher = self.attached_dispatcher
         settings = ConsumerSettings(
-            client=self._client,
+            client=client,
             consumer=self.consumer_name,
             registry=dispatcher.routing.registry,
             runner=_QuietDispatcher(dispatcher.routing),
@@ -365,34 +273,8 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
             dead_letter_stream=self.dead_letter_stream,
             maxlen=self.maxlen,
         )
-        self._consumers = self._plan_consumers(settings) if self.consume else []
-        try:
-            await self._client.ping()
-            for consumer in self._consumers:
-                await consumer.ensure_group()
-        except (redis.exceptions.RedisError, OSError) as exc:
-            await self._client.aclose()
-            self._client = None
-            raise RedisUnavailableError(
-                f"RedisStreamsBackend cannot use Redis at {mask_url(self.url)}: {exc}. Check "
-                "that redis-server runs there, the URL (rediss:// for TLS), and the ACL "
-                "user/password (it needs the stream commands on the prefix's keys)"
-            ) from exc
-        self.shutdown_report = None
-        self._failed = []
-        self._running = True
-        self._task_group = anyio.create_task_group()
-        await self._task_group.__aenter__()
-        self._task_group.start_soon(self._writer)
-        for consumer in self._consumers:
-            self._task_group.start_soon(consumer.run)
-        if self._consumers:
-            self._task_group.start_soon(self._heartbeat)
-        return self
-
-    def _plan_consumers(self, settings: ConsumerSettings) -> list[GroupConsumer]:
         consumers: dict[tuple[str, str], GroupConsumer] = {}
-        for event_id, subscriptions in self.attached_dispatcher.routing.routes.items():
+        for event_id, subscriptions in dispatcher.routing.routes.items():
             for subscription in subscriptions:
                 key = (self.stream_key(event_id), self.group_name(subscription.listener.name))
                 if key in consumers:
@@ -431,27 +313,15 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
                 for consumer in self._consumers:
                     await consumer.finished.wait()
                 # Listeners may have emitted follow-ups while finishing: write them too.
-                await self.flush()
-            self._running = False
+                await self._writer.flush()
+            unwritten = self._writer.close(
+                f"the backend stopped first (shutdown_timeout={self.shutdown_timeout}s)"
+            )
         # The task group's scope was entered before the shield: exit it outside the shield.
         self._task_group.cancel_scope.cancel()
         await self._task_group.__aexit__(None, None, None)
         self._task_group = None
         with anyio.CancelScope(shield=True):
-            unwritten = [*self._failed, *self._buffer]
-            self._buffer.clear()
-            self._failed = []
-            for write in unwritten:
-                if write.error is None:
-                    write.error = RedisWriteError(
-                        f"a {write.event.event_id!r} event was not written to "
-                        f"{write.stream!r}: the backend stopped first (shutdown_timeout="
-                        f"{self.shutdown_timeout}s)"
-                    )
-                if write.written is not None:
-                    write.written.set()
-            self._release(self._room)
-            self._release(self._flushed)
             await self._forget_idle_consumers()
             await self._client.aclose()
             self._client = None

@@ -1,7 +1,6 @@
 """Consuming one listener's consumer group: read, validate, run, acknowledge, retry, dead-letter.
 
-Part of :mod:`typed_events.backends.redis`; users import :class:`Delivery` and
-:func:`current_delivery` from there.
+Part of :mod:`typed_events.backends.redis`.
 
 How the listener's own options and the backend's ``max_retries`` combine: one Redis
 delivery is one :meth:`Dispatcher.deliver` call, so the listener's ``retries``,
@@ -15,13 +14,10 @@ The count lives in Redis, so a consumer that crashes mid-retry does not reset it
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import json
 import logging
-import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, cast
 
 import anyio
@@ -32,83 +28,16 @@ from ..dispatch import Dispatcher
 from ..envelope import EnvelopeError, decode
 from ..events import Event, EventRegistry
 from ..routing import Subscription
+from .redis_connection import RETRYABLE, Backoff, is_missing_group, sleep_unless
 from .redis_dead_letter import ENVELOPE_FIELD, REPLAY_EXTENSION, DeadLetter
+from .redis_delivery import Delivery, delivery_context
 
-__all__ = ["ConsumerSettings", "Delivery", "GroupConsumer", "current_delivery"]
+__all__ = ["ConsumerSettings", "GroupConsumer"]
 
 logger = logging.getLogger("typed_events")
 
-RETRYABLE: tuple[type[BaseException], ...] = (
-    redis.exceptions.ConnectionError,  # includes BusyLoadingError (AOF being loaded)
-    redis.exceptions.TimeoutError,
-    redis.exceptions.ReadOnlyError,  # a failover in progress
-    redis.exceptions.TryAgainError,
-    redis.exceptions.ClusterDownError,
-    OSError,
-)
-"""Errors that mean "Redis is not reachable right now": back off and try again."""
-
 _ENVELOPE_KEY = ENVELOPE_FIELD.encode()
 _BLOCK_MS_MAX = 2000  # below redis-py's 5 s socket timeout
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """The Redis delivery a listener is running for; see :func:`current_delivery`.
-
-    :ivar id: the CloudEvents id of the event: the same on every redelivery and replay
-        of one emitted event, so it is the key to deduplicate on.
-    :ivar source: the CloudEvents source (``/typed-events/{emitting service}``).
-    :ivar time: when the event was emitted.
-    :ivar stream: the Redis stream it came from.
-    :ivar message_id: its entry id in the stream (a write retried after a lost reply
-        can store one event twice, under two entry ids and one ``id``).
-    :ivar group: the consumer group, ``{service}:{listener qualified name}``.
-    :ivar consumer: this process's consumer name.
-    :ivar attempt: 1 for the first delivery to the group, then 2, 3, ...
-    """
-
-    id: str
-    source: str
-    time: datetime | None
-    stream: str
-    message_id: str
-    group: str
-    consumer: str
-    attempt: int
-
-
-_current: contextvars.ContextVar[Delivery | None] = contextvars.ContextVar(
-    "typed_events_redis_delivery", default=None
-)
-
-
-def current_delivery() -> Delivery | None:
-    """The delivery the calling listener runs for, or None outside a Redis delivery.
-
-    Works in async and sync listeners (the context is carried into the worker thread).
-    """
-    return _current.get()
-
-
-class Backoff:
-    """Exponential backoff with jitter, for reconnecting."""
-
-    def __init__(self, first: float = 0.05, cap: float = 5.0) -> None:
-        self.first = first
-        self.cap = cap
-        self.failures = 0
-
-    def next_delay(self) -> float:
-        """Seconds to wait after one more failure."""
-        delay = min(self.cap, self.first * 2.0**self.failures)
-        self.failures += 1
-        jitter: float = random.uniform(0.5, 1.0)
-        return delay * jitter
-
-    def reset(self) -> None:
-        """Forget past failures (after a success)."""
-        self.failures = 0
 
 
 @dataclass(frozen=True)
@@ -187,7 +116,7 @@ class GroupConsumer:
                         await self._handle_batch(await self._read(max(block_ms, 1)), retries)
                     except RETRYABLE as exc:
                         self._note_outage(exc)
-                        await _sleep_unless(self.stopping, backoff.next_delay())
+                        await sleep_unless(self.stopping, backoff.next_delay())
                         continue
                     except redis.exceptions.RedisError as exc:
                         await self._recover(exc, backoff)
@@ -201,7 +130,7 @@ class GroupConsumer:
             self.finished.set()
 
     async def _recover(self, exc: redis.exceptions.RedisError, backoff: Backoff) -> None:
-        if "NOGROUP" in str(exc):
+        if is_missing_group(exc):
             # Redis lost the group (restarted without persistence): recreate it.
             logger.warning(
                 "consumer group %s on %s vanished; recreating it", self.group, self.stream
@@ -213,7 +142,7 @@ class GroupConsumer:
         logger.error(
             "consumer group %s on %s: Redis refused a command: %r", self.group, self.stream, exc
         )
-        await _sleep_unless(self.stopping, backoff.next_delay())
+        await sleep_unless(self.stopping, backoff.next_delay())
 
     async def _read(self, block_ms: int) -> list[_Message]:
         reply: Any = None
@@ -364,8 +293,7 @@ class GroupConsumer:
             self.settings.consumer,
             message.attempt,
         )
-        context = contextvars.copy_context()
-        context.run(_current.set, delivery)
+        context = delivery_context(delivery)
         outcome = await self.settings.runner.deliver(self.subscription, envelope.event, context)
         if outcome.exception is None:
             return True
@@ -414,7 +342,7 @@ class GroupConsumer:
     async def _retry_later(
         self, message_id: bytes, delay: float, retries: anyio.abc.TaskGroup
     ) -> None:
-        await _sleep_unless(self.stopping, delay)
+        await sleep_unless(self.stopping, delay)
         if self.stopping.is_set():
             return  # left pending: whoever runs next takes it over after claim_idle
         claimed: list[_Message] | None = await self._until_done(self._reclaim, message_id)
@@ -512,7 +440,7 @@ class GroupConsumer:
                 await anyio.sleep(backoff.next_delay())
                 continue
             except redis.exceptions.ResponseError as exc:
-                if "NOGROUP" not in str(exc):
+                if not is_missing_group(exc):
                     raise
                 # The group vanished (Redis lost its data): nothing is pending any more;
                 # the read loop recreates the group.
@@ -553,8 +481,3 @@ def _entries(reply: Any) -> list[tuple[bytes, dict[bytes, bytes]]]:
 
 def _text(value: bytes | str) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-
-
-async def _sleep_unless(event: anyio.Event, seconds: float) -> None:
-    with anyio.move_on_after(seconds):
-        await event.wait()

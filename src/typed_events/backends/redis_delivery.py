@@ -1,0 +1,58 @@
+"""The delivery a listener runs for, so it can deduplicate on the CloudEvents id.
+
+Users import these from :mod:`typed_events.backends.redis`.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from dataclasses import dataclass
+from datetime import datetime
+
+__all__ = ["Delivery", "current_delivery", "delivery_context"]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """The Redis delivery a listener is running for; see :func:`current_delivery`.
+
+    :ivar id: the CloudEvents id of the event: the same on every redelivery and replay
+        of one emitted event, so it is the key to deduplicate on.
+    :ivar source: the CloudEvents source (``/typed-events/{emitting service}``).
+    :ivar time: when the event was emitted.
+    :ivar stream: the Redis stream it came from.
+    :ivar message_id: its entry id in the stream (a write retried after a lost reply
+        can store one event twice, under two entry ids and one ``id``).
+    :ivar group: the consumer group, ``{service}:{listener qualified name}``.
+    :ivar consumer: this process's consumer name.
+    :ivar attempt: 1 for the first delivery to the group, then 2, 3, ...
+    """
+
+    id: str
+    source: str
+    time: datetime | None
+    stream: str
+    message_id: str
+    group: str
+    consumer: str
+    attempt: int
+
+
+_current: contextvars.ContextVar[Delivery | None] = contextvars.ContextVar(
+    "typed_events_redis_delivery", default=None
+)
+
+
+def current_delivery() -> Delivery | None:
+    """The delivery the calling listener runs for, or None outside a Redis delivery.
+
+    Works in async and sync listeners (the context is carried into the worker thread).
+    """
+    return _current.get()
+
+
+def delivery_context(delivery: Delivery) -> contextvars.Context:
+    """A copy of the current context in which :func:`current_delivery` returns ``delivery``."""
+    context = contextvars.copy_context()
+    context.run(_current.set, delivery)
+    return context

@@ -1,0 +1,193 @@
+"""Writing events to Redis: a bounded buffer, pipelined ``XADD`` batches, retries through outages.
+
+Part of :mod:`typed_events.backends.redis`; users import the errors from there.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass
+from itertools import islice
+from typing import Any
+
+import anyio
+from redis.asyncio import Redis
+
+from ..errors import EmitterNotRunningError, QueueFullError, TypedEventsError
+from ..events import Event
+from .redis_connection import RETRYABLE, Backoff
+from .redis_dead_letter import ENVELOPE_FIELD
+
+__all__ = ["PendingWrite", "RedisWriteError", "StreamWriter", "WriteBufferFullError"]
+
+logger = logging.getLogger("typed_events")
+
+_WRITE_BATCH = 512  # XADDs per pipeline round trip
+
+
+class RedisWriteError(TypedEventsError, ConnectionError):
+    """An event Redis did not acknowledge: refused, or still unwritten when the backend stopped."""
+
+
+class WriteBufferFullError(QueueFullError):
+    """A sync ``emit`` found ``max_pending`` events waiting to be written to Redis."""
+
+    def __init__(self, max_pending: int) -> None:
+        self.max_pending = max_pending
+        TypedEventsError.__init__(
+            self,
+            f"{max_pending} events are waiting to be written to Redis (is Redis down or "
+            "slow?). Use `await bus.emit_async(...)` to wait until Redis acknowledges, "
+            "or raise RedisStreamsBackend(max_pending=...).",
+        )
+
+
+@dataclass(eq=False)
+class PendingWrite:
+    """One event on its way to its stream."""
+
+    event: Event
+    stream: str
+    payload: bytes
+    written: anyio.Event | None = None  # set when emit_async may return
+    error: RedisWriteError | None = None
+
+
+class StreamWriter:
+    """Buffers writes and runs the task that pipelines them to Redis in emit order.
+
+    :param max_pending: writes waiting before :meth:`put` raises.
+    :param maxlen: approximate cap per stream (``XADD MAXLEN ~``), or None.
+    """
+
+    def __init__(self, max_pending: int, maxlen: int | None) -> None:
+        self.max_pending = max_pending
+        self.maxlen = maxlen
+        self.client: Redis | None = None
+        self.accepting = False
+        self._buffer: deque[PendingWrite] = deque()
+        self._failed: list[PendingWrite] = []
+        self._wake = anyio.Event()
+        self._room: list[anyio.Event] = []
+        self._flushed: list[anyio.Event] = []
+
+    def put(self, write: PendingWrite) -> None:
+        """Queue a write without waiting.
+
+        :raises WriteBufferFullError: if ``max_pending`` writes are waiting.
+        """
+        if len(self._buffer) >= self.max_pending:
+            raise WriteBufferFullError(self.max_pending)
+        self._buffer.append(write)
+        self._wake.set()
+
+    async def put_and_wait(self, write: PendingWrite) -> None:
+        """Queue a write, waiting for room, and return once Redis acknowledged it.
+
+        :raises RedisWriteError: if Redis refused it, or the writer stopped first.
+        """
+        while len(self._buffer) >= self.max_pending and self.accepting:
+            room = anyio.Event()
+            self._room.append(room)
+            await room.wait()
+        if not self.accepting:
+            raise EmitterNotRunningError("RedisStreamsBackend stopped while waiting for room")
+        write.written = anyio.Event()
+        self._buffer.append(write)
+        self._wake.set()
+        await write.written.wait()
+        if write.error is not None:
+            raise write.error
+
+    async def flush(self) -> None:
+        """Wait until every write queued so far is written (or has failed)."""
+        while self._buffer and self.accepting:
+            flushed = anyio.Event()
+            self._flushed.append(flushed)
+            await flushed.wait()
+
+    async def run(self) -> None:
+        """Write batches until cancelled; back off and retry while Redis is away."""
+        backoff = Backoff()
+        outage = False
+        while True:
+            if not self._buffer:
+                _release(self._flushed)
+                self._wake = anyio.Event()
+                await self._wake.wait()
+                continue
+            batch = list(islice(self._buffer, _WRITE_BATCH))
+            try:
+                replies = await self._xadd(batch)
+            except RETRYABLE as exc:
+                if not outage:
+                    logger.warning(
+                        "Redis unavailable (%r); %d event(s) waiting to be written, "
+                        "retrying with backoff",
+                        exc,
+                        len(self._buffer),
+                    )
+                outage = True
+                await anyio.sleep(backoff.next_delay())
+                continue
+            if outage:
+                logger.warning("reconnected to Redis; writing %d event(s)", len(self._buffer))
+            outage = False
+            backoff.reset()
+            self._settle(batch, replies)
+            _release(self._room)
+
+    async def _xadd(self, batch: list[PendingWrite]) -> list[Any]:
+        assert self.client is not None
+        pipe = self.client.pipeline(transaction=False)
+        for write in batch:
+            pipe.xadd(write.stream, {ENVELOPE_FIELD: write.payload}, maxlen=self.maxlen)
+        return await pipe.execute(raise_on_error=False)
+
+    def _settle(self, batch: list[PendingWrite], replies: list[Any]) -> None:
+        """Pop the batch; a write refused for a passing reason goes back to the front."""
+        again: list[PendingWrite] = []
+        for write, reply in zip(batch, replies, strict=True):
+            self._buffer.popleft()
+            if isinstance(reply, RETRYABLE):
+                again.append(write)  # e.g. LOADING after a restart: write it again
+            elif isinstance(reply, Exception):
+                write.error = RedisWriteError(
+                    f"Redis refused to write a {write.event.event_id!r} event to "
+                    f"{write.stream!r}: {reply}"
+                )
+                logger.error("%s", write.error)
+                self._failed.append(write)
+                if write.written is not None:
+                    write.written.set()
+            elif write.written is not None:
+                write.written.set()
+        self._buffer.extendleft(reversed(again))
+
+    def close(self, why: str) -> list[PendingWrite]:
+        """Stop accepting; fail every write not acknowledged, release all waiters.
+
+        :param why: how the error of an unwritten event explains it.
+        :return: the writes Redis refused or never received, in emit order.
+        """
+        self.accepting = False
+        unwritten = [*self._failed, *self._buffer]
+        self._buffer.clear()
+        self._failed = []
+        for write in unwritten:
+            if write.error is None:
+                write.error = RedisWriteError(
+                    f"a {write.event.event_id!r} event was not written to {write.stream!r}: {why}"
+                )
+            if write.written is not None:
+                write.written.set()
+        _release(self._room)
+        _release(self._flushed)
+        return unwritten
+
+
+def _release(waiters: list[anyio.Event]) -> None:
+    for waiter in waiters:
+        waiter.set()
+    waiters.clear()
