@@ -123,7 +123,7 @@ def _text_lines(finding: Finding) -> str:
 
 
 def _subject(finding: Finding) -> str:
-    parts = []
+    parts: list[str] = []
     if finding.listener:
         parts.append(finding.listener)
     if finding.event_id:
@@ -135,7 +135,7 @@ def _subject(finding: Finding) -> str:
 
 def _github_line(finding: Finding) -> str:
     # https://docs.github.com/actions/reference/workflow-commands-for-github-actions
-    properties = []
+    properties: list[str] = []
     if finding.file:
         properties.append(f"file={_escape_property(finding.file)}")
         if finding.line:
@@ -197,7 +197,7 @@ class EventView:
 
 def event_views(events: Sequence[type[Event]], routing: Routing) -> list[EventView]:
     """The facts ``list`` shows, one view per event."""
-    views = []
+    views: list[EventView] = []
     for event_class in events:
         fields = tuple(
             FieldView(
@@ -245,7 +245,7 @@ def _display_location(location: str) -> str:
 def options_text(options: ListenerOptions) -> str:
     """The options that differ from the defaults, e.g. ``retries=3, ordered``; or ``-``."""
     default = ListenerOptions()
-    parts = []
+    parts: list[str] = []
     for option in dataclasses.fields(options):
         value = getattr(options, option.name)
         if value == getattr(default, option.name):
@@ -264,7 +264,7 @@ def render_list(views: Sequence[EventView], fmt: str) -> str:
 
 
 def _plain(views: Sequence[EventView]) -> str:
-    blocks = []
+    blocks: list[str] = []
     for view in views:
         lines = [f"{view.event_id}  ({view.class_name})", "  fields:"]
         for f in view.fields:
