@@ -91,7 +91,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
-    check = _app_command(commands, "check", "check every listener against its events")
+    # A closure, not a module function: the type of `commands` has no public name.
+    def app_command(name: str, summary: str) -> argparse.ArgumentParser:
+        command = commands.add_parser(name, help=summary, description=summary)
+        command.add_argument("app", metavar="APP", help=_APP_HELP)
+        command.add_argument(
+            "--app-dir", metavar="DIR", help="put DIR first on the import path (default: .)"
+        )
+        return command
+
+    check = app_command("check", "check every listener against its events")
     check.add_argument(
         "--format",
         choices=("text", "json", "github"),
@@ -101,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
     check.set_defaults(handler=_run_check)
 
-    listing = _app_command(commands, "list", "show each event with its fields and listeners")
+    listing = app_command("list", "show each event with its fields and listeners")
     listing.add_argument(
         "--format",
         choices=("auto", "table", "plain", "json", "mermaid"),
@@ -110,8 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     listing.set_defaults(handler=_run_list)
 
-    schema = _app_command(
-        commands,
+    schema = app_command(
         "schema",
         "write the events' JSON Schemas (or AsyncAPI); `schema diff OLD NEW` compares two",
     )
@@ -145,17 +153,6 @@ def build_parser() -> argparse.ArgumentParser:
             continue
         module.add_parser(commands)
     return parser
-
-
-def _app_command(
-    commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str, summary: str
-) -> argparse.ArgumentParser:
-    command = commands.add_parser(name, help=summary, description=summary)
-    command.add_argument("app", metavar="APP", help=_APP_HELP)
-    command.add_argument(
-        "--app-dir", metavar="DIR", help="put DIR first on the import path (default: .)"
-    )
-    return command
 
 
 class _Wiring:
