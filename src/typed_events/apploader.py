@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 from .bus import EventBus
 from .errors import DuplicateEventError, ListenerSignatureError
@@ -57,8 +57,8 @@ class LoadedApp:
     target: str
     listeners: tuple[Listener[..., Any], ...] = ()
     events: tuple[type[Event], ...] = ()
-    build_problems: list[SignatureProblem] = field(default_factory=list)
-    build_errors: list[str] = field(default_factory=list)
+    build_problems: list[SignatureProblem] = field(default_factory=list[SignatureProblem])
+    build_errors: list[str] = field(default_factory=list[str])
 
     @property
     def built(self) -> bool:
@@ -178,7 +178,7 @@ def _get_attribute(module: ModuleType, attribute: str, target: str) -> object:
 
 def _candidates(module: ModuleType) -> list[str]:
     """Names in ``module`` that would be valid targets, to suggest one."""
-    found = []
+    found: list[str] = []
     for name, value in vars(module).items():
         if isinstance(value, EventBus) or _is_litestar_app(value) or _is_listener_sequence(value):
             found.append(name)
@@ -193,13 +193,14 @@ def _wiring_of(
     if _is_litestar_app(obj):
         return _litestar_wiring(obj)
     if isinstance(obj, Sequence) and not isinstance(obj, str | bytes):
-        for index, item in enumerate(obj):
+        # isinstance leaves the item type unknown; the loop checks every item.
+        for index, item in enumerate(cast("Sequence[object]", obj)):
             if not isinstance(item, Listener):
                 raise AppLoadError(
                     f"APP {target!r}: item {index} of the sequence, {_describe_object(item)}, "
                     "is not a listener; decorate it with @listener(SomeEvent)"
                 )
-        return tuple(obj), ()
+        return tuple(cast("Sequence[Listener[..., Any]]", obj)), ()
     if isinstance(obj, type):
         found = f"the class {obj.__module__}.{obj.__qualname__}"
     else:
@@ -225,11 +226,10 @@ def _litestar_wiring(
 
 
 def _is_listener_sequence(value: object) -> bool:
-    return (
-        isinstance(value, list | tuple)
-        and bool(value)
-        and all(isinstance(item, Listener) for item in value)
-    )
+    if not isinstance(value, list | tuple):
+        return False
+    items = cast("Sequence[object]", value)  # isinstance leaves the item type unknown
+    return bool(items) and all(isinstance(item, Listener) for item in items)
 
 
 def _is_litestar_app(obj: object) -> bool:
