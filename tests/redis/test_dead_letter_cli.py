@@ -118,3 +118,36 @@ async def test_usage_errors_and_an_unreachable_redis_exit_2_without_a_traceback(
     assert "typed-events: error: Redis at redis://admin:***@127.0.0.1:1/0 failed" in error
     assert "s3cret" not in error
     assert "Traceback" not in error
+
+
+async def test_dry_run_keep_and_delete_by_id(
+    redis_server: RedisServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    @listener(Invoice)
+    async def refuse(event: Invoice) -> None:
+        raise ValueError("no")
+
+    url = redis_server.url
+    client = redis_server.client()
+    backend = RedisStreamsBackend(url, service="billing", max_retries=0)
+    async with EventBus([refuse], backend=backend) as bus:
+        await bus.emit_async(Invoice(number=1))
+        await bus.emit_async(Invoice(number=2))
+        await eventually(lambda: len(dead_letters(client)) == 2, "two dead letters")
+    first, second = (d.id for d in dead_letters(client))
+    capsys.readouterr()
+
+    assert await run_cli("dead-letter", "replay", first, "--dry-run", "--url", url) == 0
+    assert f"would replay {first} to typed-events:invoice" in capsys.readouterr().out
+    assert client.xlen("typed-events:invoice") == 2  # nothing sent
+
+    assert await run_cli("dead-letter", "replay", first, "--keep", "--url", url) == 0
+    assert client.xlen("typed-events:invoice") == 3
+    assert [d.id for d in dead_letters(client)] == [first, second]  # kept
+
+    assert await run_cli("dead-letter", "delete", second, "--url", url) == 0
+    assert "deleted 1 dead letter(s)" in capsys.readouterr().out
+    assert [d.id for d in dead_letters(client)] == [first]
+
+    assert await run_cli("dead-letter", "list", "--url", "redis://127.0.0.1:notaport") == 2
+    assert "typed-events: error:" in capsys.readouterr().err

@@ -208,3 +208,48 @@ async def test_the_listeners_own_retries_run_within_each_redis_delivery(
         await bus.emit_async(Reading(n=1))
         await eventually(lambda: len(dead_letters(redis_server.client())) == 1, "the dead letter")
     assert calls == [1, 1, 2, 2]
+
+
+async def test_a_stream_deleted_under_a_running_consumer_is_recreated(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    seen: list[int] = []
+
+    @listener(Reading)
+    async def collect(event: Reading) -> None:
+        seen.append(event.n)
+
+    caplog.set_level(logging.WARNING, logger="typed_events")
+    backend = RedisStreamsBackend(redis_server.url, service="meter", claim_idle=0.2)
+    async with EventBus([collect], backend=backend) as bus:
+        await bus.emit_async(Reading(n=1))
+        await eventually(lambda: seen == [1], "the first event")
+        redis_server.client().delete("typed-events:reading")  # groups go with the stream
+        await eventually(lambda: "vanished; recreating it" in caplog.text, "the recovery")
+        await bus.emit_async(Reading(n=2))
+        await eventually(lambda: seen == [1, 2], "an event after the recovery")
+
+
+async def test_a_refused_acknowledgement_is_logged_and_the_consumer_goes_on(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    seen: list[int] = []
+
+    @listener(Reading)
+    async def collect(event: Reading) -> None:
+        seen.append(event.n)
+
+    redis_server.client().acl_setuser(
+        "no-ack", enabled=True, passwords=["+pw"], keys=["typed-events:*"],
+        commands=["+@stream", "+ping", "-xack"],
+    )  # fmt: skip
+    url = f"redis://no-ack:pw@127.0.0.1:{redis_server.port}/0"
+    backend = RedisStreamsBackend(url, service="meter", claim_idle=5.0)
+    async with EventBus([collect], backend=backend) as bus:
+        await bus.emit_async(Reading(n=1))
+        await bus.emit_async(Reading(n=2))
+        await eventually(lambda: sorted(seen) == [1, 2], "both events despite the refusals")
+    assert "Redis refused to acknowledge" in caplog.text
+    assert (
+        "NoPermissionError: this user has no permissions to run the 'xack' command" in caplog.text
+    )

@@ -10,7 +10,7 @@ import random
 import anyio
 import redis.exceptions
 
-__all__ = ["RETRYABLE", "Backoff", "is_missing_group", "sleep_unless"]
+__all__ = ["RETRYABLE", "Backoff", "describe", "is_missing_group", "sleep_unless"]
 
 RETRYABLE: tuple[type[BaseException], ...] = (
     redis.exceptions.ConnectionError,  # includes BusyLoadingError (AOF being loaded)
@@ -40,6 +40,11 @@ class Backoff:
     def reset(self) -> None:
         """Forget past failures (after a success)."""
         self.failures = 0
+
+
+def describe(exc: BaseException) -> str:
+    """``Type: message`` for logs (redis-py's repr hides the message)."""
+    return f"{type(exc).__name__}: {exc}"
 
 
 def is_missing_group(exc: BaseException) -> bool:

@@ -28,7 +28,7 @@ from ..dispatch import Dispatcher
 from ..envelope import EnvelopeError, decode
 from ..events import Event, EventRegistry
 from ..routing import Subscription
-from .redis_connection import RETRYABLE, Backoff, is_missing_group, sleep_unless
+from .redis_connection import RETRYABLE, Backoff, describe, is_missing_group, sleep_unless
 from .redis_dead_letter import ENVELOPE_FIELD, REPLAY_EXTENSION, DeadLetter
 from .redis_delivery import Delivery, delivery_context
 
@@ -140,7 +140,10 @@ class GroupConsumer:
             return
         # A refusal such as NOPERM: keep the service up, and say so loudly but slowly.
         logger.error(
-            "consumer group %s on %s: Redis refused a command: %r", self.group, self.stream, exc
+            "consumer group %s on %s: Redis refused a command: %s",
+            self.group,
+            self.stream,
+            describe(exc),
         )
         await sleep_unless(self.stopping, backoff.next_delay())
 
@@ -236,11 +239,11 @@ class GroupConsumer:
             self.in_flight.discard(message.id)
             logger.error(
                 "consumer group %s: Redis refused a command while handling message %s of %s "
-                "(%r); it stays pending and is delivered again after claim_idle",
+                "(%s); it stays pending and is delivered again after claim_idle",
                 self.group,
                 _text(message.id),
                 self.stream,
-                exc,
+                describe(exc),
             )
             return False
 
@@ -379,12 +382,12 @@ class GroupConsumer:
             await self._until_done(self._xack, message_ids)
         except redis.exceptions.RedisError as exc:
             logger.error(
-                "consumer group %s: Redis refused to acknowledge %d message(s) of %s (%r); "
+                "consumer group %s: Redis refused to acknowledge %d message(s) of %s (%s); "
                 "they are delivered again after claim_idle",
                 self.group,
                 len(message_ids),
                 self.stream,
-                exc,
+                describe(exc),
             )
         self.in_flight.difference_update(message_ids)
 
@@ -452,7 +455,9 @@ class GroupConsumer:
         if not self._outage:
             self._outage = True
             logger.warning(
-                "consumer group %s: Redis unavailable (%r); retrying with backoff", self.group, exc
+                "consumer group %s: Redis unavailable (%s); retrying with backoff",
+                self.group,
+                describe(exc),
             )
 
     def _note_recovery(self) -> None:

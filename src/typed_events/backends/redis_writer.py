@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 
 from ..errors import EmitterNotRunningError, QueueFullError, TypedEventsError
 from ..events import Event
-from .redis_connection import RETRYABLE, Backoff
+from .redis_connection import RETRYABLE, Backoff, describe
 from .redis_dead_letter import ENVELOPE_FIELD
 
 __all__ = ["PendingWrite", "RedisWriteError", "StreamWriter", "WriteBufferFullError"]
@@ -123,9 +123,9 @@ class StreamWriter:
             except RETRYABLE as exc:
                 if not outage:
                     logger.warning(
-                        "Redis unavailable (%r); %d event(s) waiting to be written, "
+                        "Redis unavailable (%s); %d event(s) waiting to be written, "
                         "retrying with backoff",
-                        exc,
+                        describe(exc),
                         len(self._buffer),
                     )
                 outage = True
