@@ -77,6 +77,7 @@ def resolve_live(event_id: str) -> type[Event] | None:
     """
     candidates = live_event_classes(event_id)
     if len(candidates) > 1:
+        del candidates  # our own references would keep the dead classes alive
         gc.collect()
         candidates = live_event_classes(event_id)
     if len(candidates) > 1:

@@ -32,8 +32,8 @@ class CapturedEvents:
         self.events.append(event)
 
     def of_type(self, event_class: type[E]) -> list[E]:
-        """The captured instances of ``event_class``, in emit order."""
-        return [e for e in self.events if isinstance(e, event_class) and type(e) is event_class]
+        """The captured instances of ``event_class`` (subclasses included), in emit order."""
+        return [e for e in self.events if isinstance(e, event_class)]
 
     def assert_emitted(self, event_class: type[E], /, **fields: Any) -> E:
         """Assert an ``event_class`` event with these field values was emitted; return it.
