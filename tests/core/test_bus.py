@@ -253,3 +253,26 @@ async def test_emit_from_a_plain_thread_after_the_loop_finished_is_an_error() ->
     thread.start()
     thread.join()
     assert [type(e) for e in errors] == [EmitterNotRunningError]
+
+
+def test_a_dropped_redefinition_does_not_clash_with_the_live_class() -> None:
+    import gc
+
+    def define() -> type[Event]:
+        class Probe(Event, event_id="bus_probe"):
+            x: int
+
+        return Probe
+
+    gc.disable()
+    try:
+        define()  # dropped at once, but reference cycles keep it until a collection
+        live = define()
+
+        @listener("bus_probe")
+        async def handler(x: int) -> None: ...
+
+        bus = EventBus(listeners=[handler])
+    finally:
+        gc.enable()
+    assert bus.registry.resolve("bus_probe") is live
