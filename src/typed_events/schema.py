@@ -14,12 +14,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import cast
 
 from pydantic.json_schema import models_json_schema
 
 from .events import Event
 from .schema_compat import (
+    JSONObject,
     SchemaDocumentError,
     SchemaNode,
     covers,
@@ -43,16 +44,14 @@ SCHEMA_FORMAT = "typed-events/schemas/v1"
 _CLASS_KEY = "x-typed-events-class"
 _COMPONENT_KEY = re.compile(r"[^\w.\-]")
 
-JSON = dict[str, Any]
 
-
-def event_schemas(events: Iterable[type[Event]]) -> JSON:
+def event_schemas(events: Iterable[type[Event]]) -> JSONObject:
     """One document with each event's JSON Schema keyed by its id.
 
     Each schema stands alone (its nested models are in its own ``$defs``), so a consumer
     can validate a payload with ``document["events"][event_id]``.
     """
-    schemas: JSON = {}
+    schemas: JSONObject = {}
     for event_class in events:
         schema = event_class.model_json_schema()
         schema[_CLASS_KEY] = f"{event_class.__module__}.{event_class.__qualname__}"
@@ -66,7 +65,7 @@ def asyncapi_document(
     *,
     title: str,
     version: str = "0.1.0",
-) -> JSON:
+) -> JSONObject:
     """An AsyncAPI 3.0 document: one channel (address: the event id) and message per event.
 
     :param events: the event classes, in the order to list them.
@@ -80,12 +79,12 @@ def asyncapi_document(
         [(event_class, "validation") for event_class in events],
         ref_template="#/components/schemas/{model}",
     )
-    channels: JSON = {}
-    messages: JSON = {}
-    operations: JSON = {}
+    channels: JSONObject = {}
+    messages: JSONObject = {}
+    operations: JSONObject = {}
     for event_class in events:
         key = _COMPONENT_KEY.sub("_", event_class.event_id)
-        message: JSON = {
+        message: JSONObject = {
             "name": event_class.event_id,
             "title": event_class.__qualname__,
             "contentType": "application/json",
@@ -145,16 +144,18 @@ def read_events(document: object, name: str = "document") -> dict[str, SchemaNod
 
     :raises SchemaDocumentError: naming what was expected.
     """
-    if isinstance(document, dict) and isinstance(document.get("events"), dict):
-        return {
-            event_id: SchemaNode(schema, schema) for event_id, schema in document["events"].items()
-        }
-    if isinstance(document, dict) and "asyncapi" in document:
-        messages = document.get("components", {}).get("messages", {})
-        return {
-            message.get("name", key): SchemaNode(message.get("payload", {}), document)
-            for key, message in messages.items()
-        }
+    if isinstance(document, dict):
+        doc = cast(JSONObject, document)  # loaded from JSON: str keys
+        if isinstance(doc.get("events"), dict):
+            return {
+                event_id: SchemaNode(schema, schema) for event_id, schema in doc["events"].items()
+            }
+        if "asyncapi" in doc:
+            messages = doc.get("components", {}).get("messages", {})
+            return {
+                message.get("name", key): SchemaNode(message.get("payload", {}), doc)
+                for key, message in messages.items()
+            }
     raise SchemaDocumentError(
         f"{name} is not an event schema document: expected the JSON that "
         "`typed-events schema APP` (or `--format asyncapi`) writes"
@@ -167,7 +168,7 @@ def diff_schemas(old: object, new: object) -> list[SchemaChange]:
     :raises SchemaDocumentError: if either is not a schema document.
     """
     old_events, new_events = read_events(old, "OLD"), read_events(new, "NEW")
-    changes = []
+    changes: list[SchemaChange] = []
     for event_id in old_events.keys() - new_events.keys():
         changes.append(SchemaChange(event_id, True, "event removed"))
     for event_id in new_events.keys() - old_events.keys():
@@ -181,8 +182,9 @@ def _diff_event(event_id: str, old: SchemaNode, new: SchemaNode) -> list[SchemaC
     old, new = old.resolve(), new.resolve()
     old_fields, new_fields = properties(old), properties(new)
     old_required, new_required = required(old), required(new)
-    closed = new.node.get("additionalProperties") is False
-    changes = []
+    # An event's schema is an object; read_events does not check it (anything else fails here).
+    closed = cast(JSONObject, new.node).get("additionalProperties") is False
+    changes: list[SchemaChange] = []
     for name in old_fields.keys() - new_fields.keys():
         if closed:
             changes.append(SchemaChange(event_id, True, f'field "{name}" removed', name))

@@ -9,9 +9,11 @@ when unsure, so a diff never hides a breaking change. It is to JSON Schemas what
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 __all__ = [
+    "JSONObject",
+    "JSONValue",
     "SchemaDocumentError",
     "SchemaNode",
     "covers",
@@ -20,7 +22,10 @@ __all__ = [
     "required",
 ]
 
-JSON = dict[str, Any]
+JSONObject = dict[str, Any]
+"""A JSON object as :func:`json.load` returns it; its values are arbitrary JSON."""
+JSONValue = JSONObject | list[Any] | str | int | float | bool | None
+"""Any value :func:`json.load` returns: a schema fragment, or a whole document."""
 
 
 class SchemaDocumentError(ValueError):
@@ -35,8 +40,8 @@ class SchemaNode:
     :param root: the whole document: an event's schema, or an AsyncAPI document.
     """
 
-    node: Any
-    root: Any
+    node: JSONValue
+    root: JSONValue
 
     def resolve(self) -> SchemaNode:
         """Follow ``$ref`` until a fragment that is not a reference.
@@ -54,11 +59,11 @@ class SchemaNode:
         return None if value is None else SchemaNode(value, self.root)
 
 
-def _pointer(root: Any, ref: str) -> Any:
+def _pointer(root: JSONValue, ref: str) -> JSONValue:
     # Only pointers inside the document: a schema diff must not fetch anything.
     if not ref.startswith("#"):
         raise SchemaDocumentError(f"external $ref {ref!r} is not supported")
-    node = root
+    node: JSONValue = root
     for part in ref[1:].split("/")[1:]:
         part = part.replace("~1", "/").replace("~0", "~")
         if not isinstance(node, dict) or part not in node:
@@ -69,7 +74,9 @@ def _pointer(root: Any, ref: str) -> Any:
 
 def properties(schema: SchemaNode) -> dict[str, SchemaNode]:
     """The ``properties`` of an object schema, by name."""
-    properties = schema.node.get("properties", {}) if isinstance(schema.node, dict) else {}
+    properties: JSONObject = (
+        schema.node.get("properties", {}) if isinstance(schema.node, dict) else {}
+    )
     return {name: SchemaNode(value, schema.root) for name, value in properties.items()}
 
 
@@ -94,7 +101,7 @@ def describe_schema(schema: SchemaNode) -> str:
         return repr(node["const"])
     if "enum" in node:
         return " | ".join(repr(value) for value in node["enum"])
-    kinds = node.get("type", "any")
+    kinds: JSONValue = node.get("type", "any")
     text = " | ".join(kinds) if isinstance(kinds, list) else str(kinds)
     items = schema.get("items")
     if text == "array" and items is not None:
@@ -105,11 +112,22 @@ def describe_schema(schema: SchemaNode) -> str:
 
 # -- "does every value valid under `narrow` also validate under `wide`?" ---------------
 
-_ANNOTATIONS = {"title", "description", "default", "examples", "deprecated", "$comment"}
-_ANNOTATIONS |= {"readOnly", "writeOnly", "discriminator", "$defs", "definitions"}
+_ANNOTATIONS = {
+    "title",
+    "description",
+    "default",
+    "examples",
+    "deprecated",
+    "$comment",
+    "readOnly",
+    "writeOnly",
+    "discriminator",
+    "$defs",
+    "definitions",
+}
 
 
-def _keywords(node: JSON) -> set[str]:
+def _keywords(node: JSONObject) -> set[str]:
     """The keywords of ``node`` that constrain values (not annotations, not ``x-`` extensions)."""
     return {key for key in node if key not in _ANNOTATIONS and not key.startswith("x-")}
 
@@ -138,7 +156,7 @@ def covers(
     Unsure answers count as breaking: a diff must not hide a break.
     """
     wide, narrow = wide.resolve(), narrow.resolve()
-    assumed = _assumed if _assumed is not None else set()
+    assumed: set[tuple[int, int]] = _assumed if _assumed is not None else set()
     pair = (id(wide.node), id(narrow.node))
     if pair in assumed:  # a recursive model: assume what is being proved on this path
         return True
@@ -184,7 +202,7 @@ def _covers(wide: SchemaNode, narrow: SchemaNode, assumed: set[tuple[int, int]])
     )
 
 
-def _types_cover(w: JSON, n: JSON) -> bool:
+def _types_cover(w: JSONObject, n: JSONObject) -> bool:
     wide_types, narrow_types = _types(w), _types(n)
     if wide_types is None:
         return True
@@ -193,14 +211,15 @@ def _types_cover(w: JSON, n: JSON) -> bool:
     return all(t in wide_types or (t == "integer" and "number" in wide_types) for t in narrow_types)
 
 
-def _types(node: JSON) -> set[str] | None:
+def _types(node: JSONObject) -> set[str] | None:
     kinds = node.get("type")
     if kinds is None:
         return None
-    return set(kinds) if isinstance(kinds, list) else {kinds}
+    # JSON Schema's "type" is a type name or a list of them.
+    return set(cast("list[str]", kinds)) if isinstance(kinds, list) else {kinds}
 
 
-def _bounds_cover(w: JSON, n: JSON) -> bool:
+def _bounds_cover(w: JSONObject, n: JSONObject) -> bool:
     for key in w.keys() & (_BOUNDS | _EQUAL):
         if key not in n:
             return False
@@ -214,7 +233,7 @@ def _bounds_cover(w: JSON, n: JSON) -> bool:
 
 
 def _items_cover(wide: SchemaNode, narrow: SchemaNode, assumed: set[tuple[int, int]]) -> bool:
-    w, n = wide.node, narrow.node
+    w, n = cast(JSONObject, wide.node), cast(JSONObject, narrow.node)  # dicts: _covers checked
     if "prefixItems" in w or "prefixItems" in n:
         wide_items, narrow_items = w.get("prefixItems", []), n.get("prefixItems", [])
         if len(wide_items) != len(narrow_items):
@@ -232,7 +251,7 @@ def _items_cover(wide: SchemaNode, narrow: SchemaNode, assumed: set[tuple[int, i
 
 
 def _objects_cover(wide: SchemaNode, narrow: SchemaNode, assumed: set[tuple[int, int]]) -> bool:
-    w, n = wide.node, narrow.node
+    w, n = cast(JSONObject, wide.node), cast(JSONObject, narrow.node)  # dicts: _covers checked
     if not set(w.get("required", ())) <= set(n.get("required", ())):
         return False
     wide_props, narrow_props = properties(wide), properties(narrow)
@@ -258,7 +277,7 @@ def _objects_cover(wide: SchemaNode, narrow: SchemaNode, assumed: set[tuple[int,
     return covers(SchemaNode(wide_extra, wide.root), SchemaNode(narrow_extra, narrow.root), assumed)
 
 
-def _accepts_value(w: JSON, value: Any) -> bool:
+def _accepts_value(w: JSONObject, value: Any) -> bool:
     if "const" in w:
         return bool(w["const"] == value)
     if "enum" in w:
