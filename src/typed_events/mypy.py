@@ -156,9 +156,8 @@ class TypedEventsPlugin(Plugin):
         if _event_class_of(first) is None and _literal_str(first) is None:
             return signature
         anything = AnyType(TypeOfAny.special_form)
-        # mypy annotates copy_modified's parameters with its Bogus[...] alias, which
-        # pyright cannot resolve; the arguments are mypy types as required.
-        return signature.copy_modified(  # pyright: ignore[reportUnknownMemberType]
+        # The arguments are mypy types, as copy_modified requires.
+        return signature.copy_modified(  # pyright: ignore[reportUnknownMemberType]  # mypy types its parameters with Bogus[...], which pyright cannot resolve
             arg_types=[anything, anything, anything],
             arg_kinds=[ARG_POS, ARG_STAR, ARG_STAR2],
             arg_names=[None, None, None],
@@ -406,7 +405,7 @@ def _fields_signature(constructor: CallableType, info: TypeInfo, positional: boo
         kinds = [_POSITIONAL_KIND.get(kind, kind) for kind in kinds]
     # The event itself stays the first parameter, so that mypy's messages count and
     # name the arguments as the user wrote them ('Argument "email" to "UserCreated"').
-    return constructor.copy_modified(  # pyright: ignore[reportUnknownMemberType]  # see above
+    return constructor.copy_modified(  # pyright: ignore[reportUnknownMemberType]  # mypy types its parameters with Bogus[...], which pyright cannot resolve
         arg_types=[AnyType(TypeOfAny.special_form), *constructor.arg_types],
         arg_kinds=[ARG_POS, *kinds],
         arg_names=[None, *constructor.arg_names],

@@ -112,8 +112,7 @@ class TypedEventsPlugin(InitPluginProtocol):
             app_config.dependencies[key] = Provide(self._provide_bus, sync_to_thread=False)
         # Handlers annotated `bus: EventBus` under `from __future__ import annotations`.
         app_config.signature_namespace.setdefault("EventBus", EventBus)
-        # Litestar types these hooks with an unbound TypeVar, which pyright calls unknown.
-        hooks: list[Any] = app_config.after_exception  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+        hooks: list[Any] = app_config.after_exception  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]  # Litestar types these hooks with an unbound TypeVar, which pyright calls unknown
         hooks.append(_log_rejected_payload)
         return app_config
 
