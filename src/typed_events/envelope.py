@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import pydantic
 
@@ -92,7 +92,7 @@ class Envelope:
     type: str
     time: datetime | None
     event: Event
-    extensions: Mapping[str, Any] = field(default_factory=dict)
+    extensions: Mapping[str, Any] = field(default_factory=dict[str, Any])
 
 
 def encode(
@@ -146,17 +146,18 @@ def read_attributes(raw: bytes | str, *, max_bytes: int | None = None) -> dict[s
     if max_bytes is not None and size > max_bytes:
         raise EnvelopeError("too large", f"{size} bytes, more than the limit of {max_bytes} bytes")
     try:
-        obj = json.loads(raw)
+        parsed: object = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise EnvelopeError("bad json", f"not JSON: {exc}") from None
-    if not isinstance(obj, dict):
-        raise EnvelopeError("bad envelope", f"expected a JSON object, got {type(obj).__name__}")
-    envelope_id = obj.get("id") if isinstance(obj.get("id"), str) and obj["id"] else None
-    event_type = obj.get("type") if isinstance(obj.get("type"), str) and obj["type"] else None
+    if not isinstance(parsed, dict):
+        raise EnvelopeError("bad envelope", f"expected a JSON object, got {type(parsed).__name__}")
+    obj = cast(dict[str, Any], parsed)  # the keys of a JSON object are strings
+    envelope_id = _non_empty_string(obj.get("id"))
+    event_type = _non_empty_string(obj.get("type"))
     problems = [
         f"{name!r} must be a non-empty string, got {obj.get(name)!r}"
         for name in ("id", "source", "type")
-        if not (isinstance(obj.get(name), str) and obj[name])
+        if _non_empty_string(obj.get(name)) is None
     ]
     if obj.get("specversion") != SPECVERSION:
         problems.insert(0, f"'specversion' must be {SPECVERSION!r}, got {obj.get('specversion')!r}")
@@ -249,11 +250,15 @@ def _envelope_model(event_class: type[Event]) -> type[_EnvelopeBase]:
 
 
 def _describe(exc: pydantic.ValidationError) -> str:
-    parts = []
+    parts: list[str] = []
     for error in exc.errors(include_url=False):
         where = ".".join(str(part) for part in error["loc"]) or "(root)"
         parts.append(f"{where}: {error['msg']} (got {error.get('input')!r})")
     return "; ".join(parts)
+
+
+def _non_empty_string(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _is_json_content_type(value: object) -> bool:
