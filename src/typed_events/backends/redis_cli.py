@@ -23,7 +23,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from .redis_dead_letter import DeadLetter, ReplayError, dead_letter_key
 from .redis_url import mask_url
@@ -36,9 +36,28 @@ __all__ = ["add_parser"]
 _PAGE = 500
 _DEFAULT_URL = "redis://localhost:6379/0"
 
+_Entry = tuple[bytes, dict[bytes, bytes]]
+"""A dead-letter stream entry: its id and fields (bytes: the client does not decode)."""
 
-def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register the ``dead-letter`` command and its actions on the ``typed-events`` parser."""
+
+class _Subcommands(Protocol):
+    """What :func:`add_parser` uses of ``ArgumentParser.add_subparsers()``'s result.
+
+    argparse's class for it is private; any parser's subparsers object fits.
+    """
+
+    def add_parser(
+        self, name: str, *, help: str | None = ..., description: str | None = ...
+    ) -> argparse.ArgumentParser:
+        """Add the subcommand ``name`` and return its parser."""
+        ...
+
+
+def add_parser(subparsers: _Subcommands) -> None:
+    """Register the ``dead-letter`` command and its actions on the ``typed-events`` parser.
+
+    :param subparsers: what ``add_subparsers()`` returned on the ``typed-events`` parser.
+    """
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--url",
@@ -54,7 +73,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
     summary = "list, inspect, replay or delete the Redis backend's dead letters"
     command = subparsers.add_parser("dead-letter", help=summary, description=summary)
-    command.set_defaults(handler=lambda args: _usage(command))
+
+    def usage(args: argparse.Namespace) -> int:
+        return _usage(command)
+
+    command.set_defaults(handler=usage)
     actions = command.add_subparsers(title="actions", metavar="ACTION")
 
     listing = actions.add_parser(
@@ -101,6 +124,7 @@ def _with_client(
     def run(args: argparse.Namespace) -> int:
         try:
             import redis
+            import redis.exceptions
         except ModuleNotFoundError:
             print(
                 "typed-events: error: the dead-letter command needs redis-py: "
@@ -114,7 +138,7 @@ def _with_client(
             or os.environ.get("REDIS_URL", _DEFAULT_URL)
         )
         try:
-            client = redis.Redis.from_url(url)
+            client = redis.Redis.from_url(url)  # pyright: ignore[reportUnknownMemberType]  # redis-py leaves from_url's **kwargs unannotated
         except ValueError as error:
             print(f"typed-events: error: bad --url: {error}", file=sys.stderr)
             return 2
@@ -162,7 +186,7 @@ def _list(client: redis.Redis, key: str, args: argparse.Namespace) -> int:
 
 
 def _inspect(client: redis.Redis, key: str, args: argparse.Namespace) -> int:
-    entries: list[Any] = client.xrange(key, min=args.id, max=args.id)  # type: ignore[assignment]  # redis-py types replies loosely
+    entries = _range(client, key, args.id, args.id)
     if not entries:
         print(f"typed-events: error: no dead letter {args.id} in {key}", file=sys.stderr)
         return 2
@@ -223,9 +247,9 @@ def _chosen(client: redis.Redis, key: str, args: argparse.Namespace) -> list[Dea
         return None
     if args.all:
         return list(_selected(client, key, args))
-    letters = []
+    letters: list[DeadLetter] = []
     for entry_id in args.ids:
-        entries: list[Any] = client.xrange(key, min=entry_id, max=entry_id)  # type: ignore[assignment]  # redis-py types replies loosely
+        entries = _range(client, key, entry_id, entry_id)
         if not entries:
             print(f"typed-events: error: no dead letter {entry_id} in {key}", file=sys.stderr)
             return None
@@ -236,7 +260,7 @@ def _chosen(client: redis.Redis, key: str, args: argparse.Namespace) -> list[Dea
 def _selected(client: redis.Redis, key: str, args: argparse.Namespace) -> Iterator[DeadLetter]:
     start = "-"
     while True:
-        page: list[Any] = client.xrange(key, min=start, max="+", count=_PAGE)  # type: ignore[assignment]  # redis-py types replies loosely
+        page = _range(client, key, start, "+", count=_PAGE)
         for entry_id, fields in page:
             letter = DeadLetter.from_entry(entry_id, fields)
             if _matches(letter, args):
@@ -244,6 +268,16 @@ def _selected(client: redis.Redis, key: str, args: argparse.Namespace) -> Iterat
         if len(page) < _PAGE:
             return
         start = "(" + _text(page[-1][0])  # exclusive start: after the last one seen
+
+
+def _range(
+    client: redis.Redis, key: str, start: str, end: str, *, count: int | None = None
+) -> list[_Entry]:
+    """``XRANGE key start end [COUNT count]``."""
+    # redis-py types the reply for any client (str or bytes, an entry's fields possibly
+    # None, the reply possibly None); ours does not decode, and XRANGE returns an array of
+    # entries that each have fields.
+    return cast(list[_Entry], client.xrange(key, min=start, max=end, count=count))
 
 
 def _matches(letter: DeadLetter, args: argparse.Namespace) -> bool:
