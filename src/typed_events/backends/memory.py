@@ -6,6 +6,7 @@ import contextvars
 import logging
 import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -16,6 +17,7 @@ from ..errors import EmitterNotRunningError, QueueFullError
 from ..events import Event
 from ..routing import Subscription
 from .base import BaseEventEmitterBackend, ShutdownReport, UndeliveredCall
+from .parking import Parking, parking_for_current_loop
 
 __all__ = ["EmitterStats", "SimpleEventEmitter"]
 
@@ -95,7 +97,8 @@ class SimpleEventEmitter(BaseEventEmitterBackend):
         self._running = False
         self._queue: deque[_Pending] = deque()
         self._pending = 0
-        self._idle_workers: list[anyio.Event] = []
+        self._idle_workers: list[Parking] = []
+        self._new_parking: Callable[[], Parking] = lambda: _no_parking_outside_a_loop()
         self._room_waiters: deque[anyio.Event] = deque()
         self._drained: anyio.Event | None = None
         self._lanes: dict[int, _OrderedLane] = {}
@@ -148,7 +151,7 @@ class SimpleEventEmitter(BaseEventEmitterBackend):
         idle = self._idle_workers
         if idle:
             for _ in range(min(len(subscriptions), len(idle))):
-                idle.pop().set()
+                idle.pop().unpark()
 
     # -- running listeners --------------------------------------------------------
 
@@ -156,13 +159,13 @@ class SimpleEventEmitter(BaseEventEmitterBackend):
         queue = self._queue
         attempt = self.attached_dispatcher.attempt
         in_flight = self._in_flight
+        parking = self._new_parking()
         calls_in_a_row = 0
         while True:
             if not queue:
                 calls_in_a_row = 0
-                wake = anyio.Event()
-                self._idle_workers.append(wake)
-                await wake.wait()
+                self._idle_workers.append(parking)
+                await parking.park()
                 continue
             item = queue[0]
             subscription = item.subscriptions[item.next_index]
@@ -226,6 +229,7 @@ class SimpleEventEmitter(BaseEventEmitterBackend):
         self._routes = self.attached_dispatcher.routing.routes
         self.stats = EmitterStats()
         self.shutdown_report = None
+        self._new_parking = parking_for_current_loop()
         self._task_group = anyio.create_task_group()
         await self._task_group.__aenter__()
         for worker_id in range(self.max_concurrency):
@@ -288,3 +292,7 @@ class SimpleEventEmitter(BaseEventEmitterBackend):
             for subscription in item.subscriptions[item.next_index :]:
                 calls.append(UndeliveredCall(item.event, subscription.listener.name, "not started"))
         return tuple(calls)
+
+
+def _no_parking_outside_a_loop() -> Parking:
+    raise EmitterNotRunningError("SimpleEventEmitter workers run only inside `async with`")
