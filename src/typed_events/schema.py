@@ -144,22 +144,35 @@ def read_events(document: object, name: str = "document") -> dict[str, SchemaNod
 
     :raises SchemaDocumentError: naming what was expected.
     """
+    events: dict[str, SchemaNode] | None = None
     if isinstance(document, dict):
         doc = cast(JSONObject, document)  # loaded from JSON: str keys
-        if isinstance(doc.get("events"), dict):
-            return {
-                event_id: SchemaNode(schema, schema) for event_id, schema in doc["events"].items()
-            }
-        if "asyncapi" in doc:
-            messages = doc.get("components", {}).get("messages", {})
-            return {
-                message.get("name", key): SchemaNode(message.get("payload", {}), doc)
-                for key, message in messages.items()
-            }
-    raise SchemaDocumentError(
-        f"{name} is not an event schema document: expected the JSON that "
-        "`typed-events schema APP` (or `--format asyncapi`) writes"
-    )
+        try:
+            if isinstance(doc.get("events"), dict):
+                events = {
+                    event_id: SchemaNode(schema, schema)
+                    for event_id, schema in doc["events"].items()
+                }
+            elif "asyncapi" in doc:
+                messages = doc.get("components", {}).get("messages", {})
+                events = {
+                    message.get("name", key): SchemaNode(message.get("payload", {}), doc)
+                    for key, message in messages.items()
+                }
+        except (AttributeError, TypeError):  # a part that should be an object is not
+            events = None
+    if events is None:
+        raise SchemaDocumentError(
+            f"{name} is not an event schema document: expected the JSON that "
+            "`typed-events schema APP` (or `--format asyncapi`) writes"
+        )
+    malformed = sorted(k for k, node in events.items() if not isinstance(node.node, dict | bool))
+    if malformed:
+        raise SchemaDocumentError(
+            f"{name}: the schema of event(s) {', '.join(malformed)} is not a JSON Schema "
+            "object; regenerate the document with `typed-events schema APP`"
+        )
+    return events
 
 
 def diff_schemas(old: object, new: object) -> list[SchemaChange]:

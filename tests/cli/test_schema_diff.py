@@ -252,6 +252,25 @@ def test_command_rejects_files_that_are_not_schema_documents(tmp_path: Path) -> 
     )
 
 
+@pytest.mark.parametrize(
+    "document",
+    [
+        '{"events": {"user_created": 5}}',
+        '{"asyncapi": "3.0.0", "components": {"messages": {"m": 5}}}',
+        '{"asyncapi": "3.0.0", "components": []}',
+    ],
+)
+def test_command_rejects_malformed_event_schemas_without_a_traceback(
+    tmp_path: Path, document: str
+) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(document)
+    result = run_cli("schema", "diff", str(bad), str(bad))
+    assert result.code == 2
+    assert result.err.startswith("typed-events: error: OLD")
+    assert "Traceback" not in result.err
+
+
 # -- hand-written documents: the keywords pydantic rarely emits ------------------------------
 
 
