@@ -50,9 +50,23 @@ BLOCKS = (
         True,
     ),
     Block(
+        "throughput_1",
+        "events_per_cpu_s",
+        "1c. Throughput per CPU-second, 1 async listener (steadier on a busy machine)",
+        "events/CPU-s",
+        True,
+    ),
+    Block(
+        "throughput_3",
+        "events_per_cpu_s",
+        "1d. Throughput per CPU-second, 3 async listeners",
+        "events/CPU-s",
+        True,
+    ),
+    Block(
         "emit_cost",
         "emit_us",
-        "2. Emit cost: time inside emit per call (what a request handler pays)",
+        "2. Emit cost: time inside emit per call, median batch (what a request handler pays)",
         "µs",
         False,
         variants={

@@ -156,6 +156,8 @@ def machine() -> dict[str, Any]:
         "versions": versions,
         "commit": commit or None,
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        # Other work on the machine slows wall-clock figures: say how busy it was.
+        "loadavg_start": round(os.getloadavg()[0], 2),
     }
 
 
@@ -178,6 +180,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per process")
     parser.add_argument(
         "--update-readme", action="store_true", help="put the tables in benchmarks/README.md"
+    )
+    parser.add_argument(
+        "--from-json", type=Path, default=None, help="measure nothing: re-render a results file"
     )
     args = parser.parse_args(argv)
     args.libraries = [name for name in args.only.split(",") if name]
@@ -241,7 +246,9 @@ def markdown(meta: dict[str, Any], results: report.Results, full_n: dict[str, in
     header = [
         f"Measured {meta['date']} on {meta['cpu']} ({meta['cores']} cores), {meta['platform']}, "
         f"Python {meta['python']}; commit {meta['commit']}; "
-        f"{meta['runs']} run(s) per figure{' (quick mode)' if meta['quick'] else ''}.",
+        f"{meta['runs']} run(s) per figure{' (quick mode)' if meta['quick'] else ''}; "
+        f"load average {meta.get('loadavg_start', '?')} at start, {meta.get('loadavg_end', '?')} "
+        "at end (the benchmark itself accounts for about 1 of it, on 2 cores).",
         "",
         f"Versions: {versions}.",
         "",
@@ -262,15 +269,29 @@ def update_readme(text: str) -> None:
     path.write_text(f"{before}{start}\n{text}\n{end}{after}")
 
 
+def rerender(path: Path, readme: bool) -> int:
+    """Print (and optionally put in the README) the tables of an earlier run."""
+    payload = json.loads(path.read_text())
+    full_n = {name: spec["params"]["n"] for name, spec in payload["scenarios"].items()}
+    text = markdown(payload["meta"], payload["results"], full_n)
+    print(text)
+    if readme:
+        update_readme(text)
+    return 0
+
+
 def main(argv: list[str]) -> int:
     """Run the benchmark; exit 1 if any measurement failed."""
     args = parse_args(argv)
+    if args.from_json is not None:
+        return rerender(args.from_json, args.update_readme)
     meta = {**machine(), "quick": args.quick, "runs": args.runs}
     mode = "quick" if args.quick else "full"
     print(f"benchmarking {', '.join(args.libraries)} ({mode}, {args.runs} run(s))", file=sys.stderr)
     started = time.monotonic()
     results, errors = measure(args)
     meta["seconds"] = round(time.monotonic() - started, 1)
+    meta["loadavg_end"] = round(os.getloadavg()[0], 2)
     full_n = {s.name: (s.quick if args.quick else s.full)["n"] for s in SCENARIOS}
     text = markdown(meta, results, full_n)
     print(text)

@@ -17,6 +17,8 @@ from .measure import (
     BATCH,
     EMAIL,
     REASON,
+    Batches,
+    Clock,
     MemoryProbe,
     Metrics,
     StartLog,
@@ -26,7 +28,6 @@ from .measure import (
     latencies,
     now_ns,
     paced_async,
-    per_call_us,
     percentiles_us,
 )
 
@@ -50,15 +51,14 @@ async def throughput(n: int, listeners: int) -> Metrics:
     """``n`` awaited sends; each returns once every receiver has run."""
     tallies = [Tally(n) for _ in range(listeners)]
     send = _signal(*(_counting(t) for t in tallies)).send_async
-    start = now_ns()
+    clock = Clock()
     for _ in range(n):
         await send(None, email=EMAIL, reason=REASON)
     for tally in tallies:
         await tally.finish()
-    seconds = (now_ns() - start) / 1e9
+    clock.stop()
     return {
-        "events_per_s": n / seconds,
-        "seconds": seconds,
+        **clock.rates(n),
         "emitted": n,
         "delivered": delivered(tallies),
     }
@@ -68,15 +68,21 @@ async def emit_cost(n: int) -> Metrics:
     """Time inside ``await send_async`` per call, listener included."""
     tally = Tally()
     send = _signal(_counting(tally)).send_async
-    spent = sent = 0
+    batches = Batches()
+    sent = 0
     while sent < n:
         size = min(BATCH, n - sent)
         start = now_ns()
         for _ in range(size):
             await send(None, email=EMAIL, reason=REASON)
-        spent += now_ns() - start
+        batches.add(now_ns() - start, size)
         sent += size
-    return {"emit_us": per_call_us(spent, sent), "emitted": sent, "delivered": tally.count}
+    return {
+        "emit_us": batches.median_us(),
+        "emit_us_mean": batches.mean_us(),
+        "emitted": sent,
+        "delivered": tally.count,
+    }
 
 
 async def burst(n: int, trace: bool) -> Metrics:
@@ -84,14 +90,14 @@ async def burst(n: int, trace: bool) -> Metrics:
     tally = Tally(n)
     send = _signal(_counting(tally)).send_async
     with MemoryProbe(trace) as probe:
-        start = now_ns()
+        clock = Clock()
         for _ in range(n):
             await send(None, email=EMAIL, reason=REASON)
         await tally.finish()
-        seconds = (now_ns() - start) / 1e9
+        clock.stop()
     return {
         **probe.metrics(),
-        "events_per_s": n / seconds,
+        **clock.rates(n),
         "emitted": n,
         "delivered": tally.count,
     }
@@ -150,9 +156,9 @@ async def sync_throughput(n: int) -> Metrics:
         tally.hit_threadsafe()
 
     send = _signal(on_flagged).send_async
-    start = now_ns()
+    clock = Clock()
     for _ in range(n):
         await send(None, _sync_wrapper=_in_thread, email=EMAIL, reason=REASON)
     await tally.finish()
-    seconds = (now_ns() - start) / 1e9
-    return {"events_per_s": n / seconds, "emitted": n, "delivered": tally.count}
+    clock.stop()
+    return {**clock.rates(n), "emitted": n, "delivered": tally.count}

@@ -18,6 +18,8 @@ from bubus import BaseEvent, EventBus
 from .measure import (
     EMAIL,
     REASON,
+    Batches,
+    Clock,
     MemoryProbe,
     Metrics,
     StartLog,
@@ -27,7 +29,6 @@ from .measure import (
     latencies,
     now_ns,
     paced,
-    per_call_us,
     percentiles_us,
 )
 
@@ -70,15 +71,14 @@ async def throughput(n: int, listeners: int) -> Metrics:
     """``n`` dispatches, at most ``WINDOW`` in flight, until all are handled."""
     tallies = [Tally(n) for _ in range(listeners)]
     bus = _bus(*(_counting(t) for t in tallies))
-    start = now_ns()
+    clock = Clock()
     await _dispatch_windowed(bus, n)
     for tally in tallies:
         await tally.finish()
-    seconds = (now_ns() - start) / 1e9
+    clock.stop()
     await bus.stop(clear=True)
     return {
-        "events_per_s": n / seconds,
-        "seconds": seconds,
+        **clock.rates(n),
         "emitted": n,
         "delivered": delivered(tallies),
     }
@@ -88,17 +88,23 @@ async def emit_cost(n: int) -> Metrics:
     """Time inside ``dispatch(UserFlagged(...))`` per call (it validates), in small batches."""
     tally = Tally()
     bus = _bus(_counting(tally))
-    spent = sent = 0
+    batches = Batches()
+    sent = 0
     while sent < n:
         size = min(WINDOW, n - sent)
         start = now_ns()
         for _ in range(size):
             bus.dispatch(UserFlagged(email=EMAIL, reason=REASON))
-        spent += now_ns() - start
+        batches.add(now_ns() - start, size)
         sent += size
         await tally.wait_until(sent)
     await bus.stop(clear=True)
-    return {"emit_us": per_call_us(spent, sent), "emitted": sent, "delivered": tally.count}
+    return {
+        "emit_us": batches.median_us(),
+        "emit_us_mean": batches.mean_us(),
+        "emitted": sent,
+        "delivered": tally.count,
+    }
 
 
 async def burst(n: int, trace: bool) -> Metrics:
@@ -107,7 +113,7 @@ async def burst(n: int, trace: bool) -> Metrics:
     bus = _bus(_counting(tally))
     rejected = 0
     with MemoryProbe(trace) as probe:
-        start = now_ns()
+        clock = Clock()
         for _ in range(n):
             try:
                 bus.dispatch(UserFlagged(email=EMAIL, reason=REASON))
@@ -115,11 +121,11 @@ async def burst(n: int, trace: bool) -> Metrics:
                 rejected += 1
         tally.target = n - rejected
         await tally.finish()
-        seconds = (now_ns() - start) / 1e9
+        clock.stop()
     await bus.stop(clear=True)
     return {
         **probe.metrics(),
-        "events_per_s": n / seconds,
+        **clock.rates(n),
         "emitted": n,
         "delivered": tally.count,
         "rejected": rejected,
@@ -181,9 +187,9 @@ async def sync_throughput(n: int) -> Metrics:
         tally.hit_threadsafe()
 
     bus = _bus(on_flagged)
-    start = now_ns()
+    clock = Clock()
     await _dispatch_windowed(bus, n)
     await tally.finish()
-    seconds = (now_ns() - start) / 1e9
+    clock.stop()
     await bus.stop(clear=True)
-    return {"events_per_s": n / seconds, "emitted": n, "delivered": tally.count}
+    return {**clock.rates(n), "emitted": n, "delivered": tally.count}

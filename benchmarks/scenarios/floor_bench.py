@@ -18,6 +18,8 @@ from .measure import (
     BATCH,
     EMAIL,
     REASON,
+    Batches,
+    Clock,
     MemoryProbe,
     Metrics,
     StartLog,
@@ -27,7 +29,6 @@ from .measure import (
     latencies,
     now_ns,
     paced_async,
-    per_call_us,
     percentiles_us,
 )
 
@@ -63,12 +64,11 @@ async def _loop(n: int, calls: list[AsyncListener]) -> None:
 async def throughput(n: int, listeners: int) -> Metrics:
     """``n`` turns of the loop."""
     tallies = [Tally(n) for _ in range(listeners)]
-    start = now_ns()
+    clock = Clock()
     await _loop(n, [_counting(t) for t in tallies])
-    seconds = (now_ns() - start) / 1e9
+    clock.stop()
     return {
-        "events_per_s": n / seconds,
-        "seconds": seconds,
+        **clock.rates(n),
         "emitted": n,
         "delivered": delivered(tallies),
     }
@@ -79,28 +79,30 @@ async def emit_cost(n: int) -> Metrics:
     tally = Tally()
     call = _counting(tally)
     queue: deque[UserFlagged] = deque()
-    spent = built = constructed = sent = 0
+    emits, builds, constructs = Batches(), Batches(), Batches()
+    sent = 0
     while sent < n:
         size = min(BATCH, n - sent)
         start = now_ns()
         for _ in range(size):
             queue.append(UserFlagged(email=EMAIL, reason=REASON))
-        spent += now_ns() - start
+        emits.add(now_ns() - start, size)
         start = now_ns()
         for _ in range(size):
             UserFlagged(email=EMAIL, reason=REASON)
-        built += now_ns() - start
+        builds.add(now_ns() - start, size)
         start = now_ns()
         for _ in range(size):
             UserFlagged.model_construct(email=EMAIL, reason=REASON)
-        constructed += now_ns() - start
+        constructs.add(now_ns() - start, size)
         sent += size
         while queue:
             await call(queue.popleft())
     return {
-        "emit_us": per_call_us(spent, sent),
-        "model_validate_us": per_call_us(built, sent),
-        "model_construct_us": per_call_us(constructed, sent),
+        "emit_us": emits.median_us(),
+        "emit_us_mean": emits.mean_us(),
+        "model_validate_us": builds.median_us(),
+        "model_construct_us": constructs.median_us(),
         "emitted": sent,
         "delivered": tally.count,
     }
@@ -110,12 +112,12 @@ async def burst(n: int, trace: bool) -> Metrics:
     """``n`` turns of the loop: memory stays flat since each event is gone before the next."""
     tally = Tally(n)
     with MemoryProbe(trace) as probe:
-        start = now_ns()
+        clock = Clock()
         await _loop(n, [_counting(tally)])
-        seconds = (now_ns() - start) / 1e9
+        clock.stop()
     return {
         **probe.metrics(),
-        "events_per_s": n / seconds,
+        **clock.rates(n),
         "emitted": n,
         "delivered": tally.count,
     }
@@ -168,10 +170,10 @@ async def sync_throughput(n: int) -> Metrics:
         tally.hit_threadsafe()
 
     queue: deque[UserFlagged] = deque()
-    start = now_ns()
+    clock = Clock()
     for _ in range(n):
         queue.append(UserFlagged(email=EMAIL, reason=REASON))
         await anyio.to_thread.run_sync(on_flagged, queue.popleft())
     await tally.finish()
-    seconds = (now_ns() - start) / 1e9
-    return {"events_per_s": n / seconds, "emitted": n, "delivered": tally.count}
+    clock.stop()
+    return {**clock.rates(n), "emitted": n, "delivered": tally.count}

@@ -15,6 +15,8 @@ from .measure import (
     EMAIL,
     EVENT_ID,
     REASON,
+    Batches,
+    Clock,
     MemoryProbe,
     Metrics,
     StartLog,
@@ -24,7 +26,6 @@ from .measure import (
     latencies,
     now_ns,
     paced,
-    per_call_us,
     percentiles_us,
 )
 
@@ -50,15 +51,14 @@ async def throughput(n: int, listeners: int) -> Metrics:
     """Emit ``n`` events (the stream takes them all at once) until all are handled."""
     tallies = [Tally(n) for _ in range(listeners)]
     async with SimpleEventEmitter([_counting(t) for t in tallies]) as emitter:
-        start = now_ns()
+        clock = Clock()
         for _ in range(n):
             emitter.emit(EVENT_ID, email=EMAIL, reason=REASON)
         for tally in tallies:
             await tally.finish()
-        seconds = (now_ns() - start) / 1e9
+        clock.stop()
     return {
-        "events_per_s": n / seconds,
-        "seconds": seconds,
+        **clock.rates(n),
         "emitted": n,
         "delivered": delivered(tallies),
     }
@@ -67,7 +67,8 @@ async def throughput(n: int, listeners: int) -> Metrics:
 async def emit_cost(n: int) -> Metrics:
     """Time inside ``emit`` per call, in batches (see typed_events_bench.emit_cost)."""
     tally = Tally()
-    spent = sent = 0
+    batches = Batches()
+    sent = 0
     async with SimpleEventEmitter([_counting(tally)]) as emitter:
         emit = emitter.emit
         while sent < n:
@@ -75,10 +76,15 @@ async def emit_cost(n: int) -> Metrics:
             start = now_ns()
             for _ in range(size):
                 emit(EVENT_ID, email=EMAIL, reason=REASON)
-            spent += now_ns() - start
+            batches.add(now_ns() - start, size)
             sent += size
             await tally.wait_until(sent)
-    return {"emit_us": per_call_us(spent, sent), "emitted": sent, "delivered": tally.count}
+    return {
+        "emit_us": batches.median_us(),
+        "emit_us_mean": batches.mean_us(),
+        "emitted": sent,
+        "delivered": tally.count,
+    }
 
 
 async def burst(n: int, trace: bool) -> Metrics:
@@ -86,14 +92,14 @@ async def burst(n: int, trace: bool) -> Metrics:
     tally = Tally(n)
     async with SimpleEventEmitter([_counting(tally)]) as emitter:
         with MemoryProbe(trace) as probe:
-            start = now_ns()
+            clock = Clock()
             for _ in range(n):
                 emitter.emit(EVENT_ID, email=EMAIL, reason=REASON)
             await tally.finish()
-            seconds = (now_ns() - start) / 1e9
+            clock.stop()
     return {
         **probe.metrics(),
-        "events_per_s": n / seconds,
+        **clock.rates(n),
         "emitted": n,
         "delivered": tally.count,
     }
@@ -143,9 +149,9 @@ async def sync_throughput(n: int) -> Metrics:
         tally.hit_threadsafe()
 
     async with SimpleEventEmitter([on_flagged]) as emitter:
-        start = now_ns()
+        clock = Clock()
         for _ in range(n):
             emitter.emit(EVENT_ID, email=EMAIL, reason=REASON)
         await tally.finish()
-        seconds = (now_ns() - start) / 1e9
-    return {"events_per_s": n / seconds, "emitted": n, "delivered": tally.count}
+        clock.stop()
+    return {**clock.rates(n), "emitted": n, "delivered": tally.count}

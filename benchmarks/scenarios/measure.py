@@ -9,6 +9,7 @@ import asyncio
 import gc
 import os
 import resource
+import statistics
 import threading
 import time
 import tracemalloc
@@ -227,6 +228,56 @@ class MemoryProbe:
         }
 
 
-def per_call_us(total_ns: int, calls: int) -> float:
-    """Average microseconds per call."""
-    return total_ns / calls / 1000 if calls else float("nan")
+class Clock:
+    """Wall and CPU time of a block: ``seconds`` and ``cpu_seconds``.
+
+    The CPU figure (this process, all threads) barely moves when other processes share
+    the machine, where wall time does; the tables report wall time, the JSON both.
+    """
+
+    def __init__(self) -> None:
+        self.seconds = self.cpu_seconds = 0.0
+        self._wall = now_ns()
+        self._cpu = time.process_time_ns()
+
+    def stop(self) -> Clock:
+        """Read both clocks; returns self."""
+        self.seconds = (now_ns() - self._wall) / 1e9
+        self.cpu_seconds = (time.process_time_ns() - self._cpu) / 1e9
+        return self
+
+    def rates(self, events: int) -> Metrics:
+        """``events_per_s`` (wall), ``events_per_cpu_s`` and the two durations."""
+        return {
+            "events_per_s": events / self.seconds,
+            "events_per_cpu_s": events / self.cpu_seconds if self.cpu_seconds else None,
+            "seconds": self.seconds,
+            "cpu_seconds": self.cpu_seconds,
+        }
+
+
+class Batches:
+    """Per-call times of timed batches of calls.
+
+    The median batch is the headline figure: a batch slowed by other work on the
+    machine moves the mean, not the median.
+    """
+
+    def __init__(self) -> None:
+        self.per_call_ns: list[float] = []
+        self.total_ns = 0
+        self.calls = 0
+
+    def add(self, elapsed_ns: int, calls: int) -> None:
+        """Record one batch of ``calls`` calls that took ``elapsed_ns``."""
+        self.per_call_ns.append(elapsed_ns / calls)
+        self.total_ns += elapsed_ns
+        self.calls += calls
+
+    def median_us(self) -> float:
+        """Microseconds per call in the median batch."""
+        return statistics.median(self.per_call_ns) / 1000
+
+    def mean_us(self) -> float:
+        """Microseconds per call over all batches."""
+        return self.total_ns / self.calls / 1000

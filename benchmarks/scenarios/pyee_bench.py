@@ -16,6 +16,8 @@ from .measure import (
     EMAIL,
     EVENT_ID,
     REASON,
+    Batches,
+    Clock,
     MemoryProbe,
     Metrics,
     StartLog,
@@ -25,7 +27,6 @@ from .measure import (
     latencies,
     now_ns,
     paced,
-    per_call_us,
     percentiles_us,
 )
 
@@ -48,16 +49,15 @@ async def throughput(n: int, listeners: int) -> Metrics:
     """Emit ``n`` events (one task per handler call) until all are handled."""
     tallies = [Tally(n) for _ in range(listeners)]
     emitter = _emitter(*(_counting(t) for t in tallies))
-    start = now_ns()
+    clock = Clock()
     for _ in range(n):
         emitter.emit(EVENT_ID, email=EMAIL, reason=REASON)
     for tally in tallies:
         await tally.finish()
-    seconds = (now_ns() - start) / 1e9
+    clock.stop()
     await emitter.wait_for_complete()
     return {
-        "events_per_s": n / seconds,
-        "seconds": seconds,
+        **clock.rates(n),
         "emitted": n,
         "delivered": delivered(tallies),
     }
@@ -67,16 +67,22 @@ async def emit_cost(n: int) -> Metrics:
     """Time inside ``emit`` per call, in batches (see typed_events_bench.emit_cost)."""
     tally = Tally()
     emit = _emitter(_counting(tally)).emit
-    spent = sent = 0
+    batches = Batches()
+    sent = 0
     while sent < n:
         size = min(BATCH, n - sent)
         start = now_ns()
         for _ in range(size):
             emit(EVENT_ID, email=EMAIL, reason=REASON)
-        spent += now_ns() - start
+        batches.add(now_ns() - start, size)
         sent += size
         await tally.wait_until(sent)
-    return {"emit_us": per_call_us(spent, sent), "emitted": sent, "delivered": tally.count}
+    return {
+        "emit_us": batches.median_us(),
+        "emit_us_mean": batches.mean_us(),
+        "emitted": sent,
+        "delivered": tally.count,
+    }
 
 
 async def burst(n: int, trace: bool) -> Metrics:
@@ -84,14 +90,14 @@ async def burst(n: int, trace: bool) -> Metrics:
     tally = Tally(n)
     emitter = _emitter(_counting(tally))
     with MemoryProbe(trace) as probe:
-        start = now_ns()
+        clock = Clock()
         for _ in range(n):
             emitter.emit(EVENT_ID, email=EMAIL, reason=REASON)
         await tally.finish()
-        seconds = (now_ns() - start) / 1e9
+        clock.stop()
     return {
         **probe.metrics(),
-        "events_per_s": n / seconds,
+        **clock.rates(n),
         "emitted": n,
         "delivered": tally.count,
     }
@@ -143,9 +149,9 @@ async def sync_throughput(n: int) -> Metrics:
         tally.hit_threadsafe()
 
     emit = _emitter(on_flagged).emit
-    start = now_ns()
+    clock = Clock()
     for _ in range(n):
         emit(EVENT_ID, email=EMAIL, reason=REASON)
     await tally.finish()
-    seconds = (now_ns() - start) / 1e9
-    return {"events_per_s": n / seconds, "emitted": n, "delivered": tally.count}
+    clock.stop()
+    return {**clock.rates(n), "emitted": n, "delivered": tally.count}

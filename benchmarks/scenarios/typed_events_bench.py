@@ -11,6 +11,8 @@ from .measure import (
     EMAIL,
     EVENT_ID,
     REASON,
+    Batches,
+    Clock,
     MemoryProbe,
     Metrics,
     StartLog,
@@ -20,7 +22,6 @@ from .measure import (
     latencies,
     now_ns,
     paced,
-    per_call_us,
     percentiles_us,
 )
 
@@ -51,15 +52,14 @@ async def throughput(n: int, listeners: int) -> Metrics:
     """Emit ``n`` validated events (waiting for room when full) until all are handled."""
     tallies = [Tally(n) for _ in range(listeners)]
     async with EventBus(listeners=[_counting(t) for t in tallies]) as bus:
-        start = now_ns()
+        clock = Clock()
         for _ in range(n):
             await bus.emit_async(UserFlagged, email=EMAIL, reason=REASON)
         for tally in tallies:
             await tally.finish()
-        seconds = (now_ns() - start) / 1e9
+        clock.stop()
     return {
-        "events_per_s": n / seconds,
-        "seconds": seconds,
+        **clock.rates(n),
         "emitted": n,
         "delivered": delivered(tallies),
     }
@@ -75,7 +75,7 @@ async def emit_cost(n: int) -> Metrics:
     """
     tally = Tally()
     forms = ("instance", "class", "id")
-    spent = dict.fromkeys(forms, 0)
+    batches = {form: Batches() for form in forms}
     calls = dict.fromkeys(forms, 0)
     sent = 0
     async with EventBus(listeners=[_counting(tally)]) as bus:
@@ -97,15 +97,14 @@ async def emit_cost(n: int) -> Metrics:
                 start = now_ns()
                 for _ in range(size):
                     emit(EVENT_ID, email=EMAIL, reason=REASON)
-            spent[form] += now_ns() - start
+            batches[form].add(now_ns() - start, size)
             calls[form] += size
             sent += size
             batch += 1
             await tally.wait_until(sent)
     return {
-        "emit_us_instance": per_call_us(spent["instance"], calls["instance"]),
-        "emit_us_class": per_call_us(spent["class"], calls["class"]),
-        "emit_us_id": per_call_us(spent["id"], calls["id"]),
+        **{f"emit_us_{form}": batches[form].median_us() for form in forms},
+        **{f"emit_mean_us_{form}": batches[form].mean_us() for form in forms},
         "emitted": sent,
         "delivered": tally.count,
     }
@@ -116,14 +115,14 @@ async def burst(n: int, trace: bool) -> Metrics:
     tally = Tally(n)
     async with EventBus(listeners=[_counting(tally)]) as bus:
         with MemoryProbe(trace) as probe:
-            start = now_ns()
+            clock = Clock()
             for _ in range(n):
                 await bus.emit_async(UserFlagged, email=EMAIL, reason=REASON)
             await tally.finish()
-            seconds = (now_ns() - start) / 1e9
+            clock.stop()
     return {
         **probe.metrics(),
-        "events_per_s": n / seconds,
+        **clock.rates(n),
         "emitted": n,
         "delivered": tally.count,
     }
@@ -189,9 +188,9 @@ async def sync_throughput(n: int) -> Metrics:
         tally.hit_threadsafe()
 
     async with EventBus(listeners=[on_flagged]) as bus:
-        start = now_ns()
+        clock = Clock()
         for _ in range(n):
             await bus.emit_async(UserFlagged, email=EMAIL, reason=REASON)
         await tally.finish()
-        seconds = (now_ns() - start) / 1e9
-    return {"events_per_s": n / seconds, "emitted": n, "delivered": tally.count}
+        clock.stop()
+    return {**clock.rates(n), "emitted": n, "delivered": tally.count}
