@@ -16,11 +16,12 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, TypeVar
 
 import anyio
+import anyio.abc
 import redis.exceptions
 from redis.asyncio import Redis
 
@@ -31,6 +32,7 @@ from ..routing import Subscription
 from .redis_connection import RETRYABLE, Backoff, describe, is_missing_group, sleep_unless
 from .redis_dead_letter import ENVELOPE_FIELD, REPLAY_EXTENSION, DeadLetter
 from .redis_delivery import Delivery, delivery_context
+from .redis_group import GroupCommands, StreamMessage
 
 __all__ = ["ConsumerSettings", "GroupConsumer"]
 
@@ -38,6 +40,9 @@ logger = logging.getLogger("typed_events")
 
 _ENVELOPE_KEY = ENVELOPE_FIELD.encode()
 _BLOCK_MS_MAX = 2000  # below redis-py's 5 s socket timeout
+
+_Argument = TypeVar("_Argument")
+_Result = TypeVar("_Result")
 
 
 @dataclass(frozen=True)
@@ -60,13 +65,6 @@ class ConsumerSettings:
 
 
 @dataclass
-class _Message:
-    id: bytes
-    fields: dict[bytes, bytes]
-    attempt: int  # Redis's delivery count for this group
-
-
-@dataclass
 class GroupConsumer:
     """This process's consumer in one listener's consumer group on one stream."""
 
@@ -74,12 +72,17 @@ class GroupConsumer:
     subscription: Subscription
     stream: str
     group: str
-    in_flight: set[bytes] = field(default_factory=set)  # fetched, not yet acknowledged
+    in_flight: set[bytes] = field(default_factory=set[bytes])  # fetched, not yet acknowledged
     stopping: anyio.Event = field(default_factory=anyio.Event)
     finished: anyio.Event = field(default_factory=anyio.Event)
     _read_scope: anyio.CancelScope | None = None
-    _claim_cursor: bytes = b"0-0"
     _outage: bool = False
+    _commands: GroupCommands = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._commands = GroupCommands(
+            self.settings.client, self.stream, self.group, self.settings.consumer
+        )
 
     @property
     def event_id(self) -> str:
@@ -88,11 +91,7 @@ class GroupConsumer:
 
     async def ensure_group(self) -> None:
         """Create the group (and stream) if missing; a new group reads the retained stream."""
-        try:
-            await self.settings.client.xgroup_create(self.stream, self.group, id="0", mkstream=True)
-        except redis.exceptions.ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+        await self._commands.create()
 
     def stop(self) -> None:
         """Stop reading; the batch in hand is finished, pending retries are left to Redis."""
@@ -147,36 +146,23 @@ class GroupConsumer:
         )
         await sleep_unless(self.stopping, backoff.next_delay())
 
-    async def _read(self, block_ms: int) -> list[_Message]:
-        reply: Any = None
+    async def _read(self, block_ms: int) -> list[StreamMessage]:
+        messages: list[StreamMessage] = []
         with anyio.CancelScope() as self._read_scope:
             if self.stopping.is_set():
                 return []
             # stop() cancels this wait; what Redis had sent by then stays pending, and is
             # taken over by another consumer after claim_idle.
-            reply = await self.settings.client.xreadgroup(
-                self.group,
-                self.settings.consumer,
-                {self.stream: ">"},
-                count=self.settings.batch_size,
-                block=block_ms,
-            )
+            messages = await self._commands.read(self.settings.batch_size, block_ms)
         self._read_scope = None
-        return [_Message(i, f, 1) for i, f in _entries(reply)]
+        return messages
 
-    async def _claim_idle(self) -> list[_Message]:
+    async def _claim_idle(self) -> list[StreamMessage]:
         """Take over messages another consumer left pending for ``claim_idle`` seconds."""
-        client = self.settings.client
-        reply = await client.xautoclaim(
-            self.stream,
-            self.group,
-            self.settings.consumer,
-            int(self.settings.claim_idle * 1000),
-            start_id=self._claim_cursor,
-            count=self.settings.batch_size,
+        claimed = await self._commands.autoclaim(
+            int(self.settings.claim_idle * 1000), self.settings.batch_size
         )
-        self._claim_cursor = reply[0]
-        deleted = reply[2] if len(reply) > 2 else []
+        deleted = claimed.deleted
         if deleted:
             logger.error(
                 "%d pending message(s) of group %s were trimmed from %s before they were "
@@ -186,27 +172,14 @@ class GroupConsumer:
                 self.stream,
                 [_text(d) for d in deleted],
             )
-        claimed = [(i, f) for i, f in reply[1] if f is not None and i not in self.in_flight]
-        return await self._with_counts(claimed)
-
-    async def _with_counts(
-        self, entries: Sequence[tuple[bytes, dict[bytes, bytes]]]
-    ) -> list[_Message]:
-        if not entries:
-            return []
-        pipe = self.settings.client.pipeline(transaction=False)
-        for message_id, _ in entries:
-            pipe.xpending_range(self.stream, self.group, message_id, message_id, 1)
-        replies = await pipe.execute()
-        messages = []
-        for (message_id, fields), pending in zip(entries, replies, strict=True):
-            count = int(pending[0]["times_delivered"]) if pending else 1
-            messages.append(_Message(message_id, fields, count))
-        return messages
+        entries = [(i, f) for i, f in claimed.entries if i not in self.in_flight]
+        return await self._commands.count_deliveries(entries)
 
     # -- handling ---------------------------------------------------------------------
 
-    async def _handle_batch(self, messages: list[_Message], retries: anyio.abc.TaskGroup) -> None:
+    async def _handle_batch(
+        self, messages: list[StreamMessage], retries: anyio.abc.TaskGroup
+    ) -> None:
         if not messages:
             return
         self.in_flight.update(m.id for m in messages)
@@ -223,13 +196,13 @@ class GroupConsumer:
         await self._ack(done)
 
     async def _work(
-        self, queue: Iterator[_Message], done: list[bytes], retries: anyio.abc.TaskGroup
+        self, queue: Iterator[StreamMessage], done: list[bytes], retries: anyio.abc.TaskGroup
     ) -> None:
         for message in queue:
             if await self._handle(message, retries):
                 done.append(message.id)
 
-    async def _handle(self, message: _Message, retries: anyio.abc.TaskGroup) -> bool:
+    async def _handle(self, message: StreamMessage, retries: anyio.abc.TaskGroup) -> bool:
         """Run the listener on one message; True when it can be acknowledged now."""
         try:
             return await self._handle_message(message, retries)
@@ -247,7 +220,7 @@ class GroupConsumer:
             )
             return False
 
-    async def _handle_message(self, message: _Message, retries: anyio.abc.TaskGroup) -> bool:
+    async def _handle_message(self, message: StreamMessage, retries: anyio.abc.TaskGroup) -> bool:
         raw = message.fields.get(_ENVELOPE_KEY)
         if raw is None:
             found = sorted(_text(k) for k in message.fields)
@@ -306,7 +279,7 @@ class GroupConsumer:
 
     async def _failed(
         self,
-        message: _Message,
+        message: StreamMessage,
         event: Event,
         raw: bytes,
         delivery: Delivery,
@@ -348,38 +321,23 @@ class GroupConsumer:
         await sleep_unless(self.stopping, delay)
         if self.stopping.is_set():
             return  # left pending: whoever runs next takes it over after claim_idle
-        claimed: list[_Message] | None = await self._until_done(self._reclaim, message_id)
+        claimed = await self._until_done(self._commands.reclaim, message_id)
         if not claimed:
             self.in_flight.discard(message_id)  # acknowledged or trimmed meanwhile
             return
         if await self._handle(claimed[0], retries):
             await self._ack([message_id])
 
-    async def _reclaim(self, message_id: bytes) -> list[_Message]:
-        # A plain XCLAIM (not JUSTID) makes Redis count one more delivery.
-        reply = await self.settings.client.xclaim(
-            self.stream, self.group, self.settings.consumer, 0, [message_id]
-        )
-        entries = [(i, f) for i, f in cast(list[tuple[bytes, Any]], reply) if f is not None]
-        return await self._with_counts(entries)
-
     async def heartbeat(self) -> None:
         """Reset the idle time of the messages in hand, so nobody takes them over."""
         if self.in_flight:
-            await self.settings.client.xclaim(
-                self.stream,
-                self.group,
-                self.settings.consumer,
-                0,
-                list(self.in_flight),
-                justid=True,  # JUSTID: does not count as a delivery
-            )
+            await self._commands.touch(self.in_flight)
 
     async def _ack(self, message_ids: list[bytes]) -> None:
         if not message_ids:
             return
         try:
-            await self._until_done(self._xack, message_ids)
+            await self._until_done(self._commands.ack, message_ids)
         except redis.exceptions.RedisError as exc:
             logger.error(
                 "consumer group %s: Redis refused to acknowledge %d message(s) of %s (%s); "
@@ -391,12 +349,9 @@ class GroupConsumer:
             )
         self.in_flight.difference_update(message_ids)
 
-    async def _xack(self, message_ids: list[bytes]) -> None:
-        await self.settings.client.xack(self.stream, self.group, *message_ids)
-
     async def _dead_letter(
         self,
-        message: _Message,
+        message: StreamMessage,
         reason: str,
         detail: str,
         raw: bytes,
@@ -432,8 +387,13 @@ class GroupConsumer:
             self.settings.dead_letter_stream, fields, maxlen=self.settings.maxlen
         )
 
-    async def _until_done(self, operation: Any, argument: Any) -> Any:
-        """Run one Redis operation, retrying through outages (shutdown's deadline cancels)."""
+    async def _until_done(
+        self, operation: Callable[[_Argument], Awaitable[_Result]], argument: _Argument
+    ) -> _Result | None:
+        """Run one Redis operation, retrying through outages (shutdown's deadline cancels).
+
+        :return: its result, or None if the group vanished (nothing is pending any more).
+        """
         backoff = Backoff()
         while True:
             try:
@@ -469,19 +429,6 @@ class GroupConsumer:
 def json_fields(fields: dict[bytes, bytes]) -> bytes:
     """Stream entry fields as a JSON object (for a dead letter of a malformed entry)."""
     return json.dumps({_text(k): _text(v) for k, v in fields.items()}).encode()
-
-
-def _entries(reply: Any) -> list[tuple[bytes, dict[bytes, bytes]]]:
-    """The (id, fields) pairs of an XREADGROUP reply, RESP2 or RESP3."""
-    if not reply:
-        return []
-    streams = reply.values() if isinstance(reply, dict) else (s[1] for s in reply)
-    entries: list[tuple[bytes, dict[bytes, bytes]]] = []
-    for stream_entries in streams:
-        for item in stream_entries:
-            if item[1] is not None:  # None: deleted while pending
-                entries.append((item[0], item[1]))
-    return entries
 
 
 def _text(value: bytes | str) -> str:

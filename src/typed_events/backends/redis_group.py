@@ -1,0 +1,165 @@
+"""One consumer's commands on one consumer group of a stream, with their replies typed.
+
+Part of :mod:`typed_events.backends.redis`. redis-py types stream replies for every
+client at once (``bytes`` or ``str`` keys and values, RESP2 lists or RESP3 maps, fields
+``None`` for entries deleted while pending). The backend's client does not decode
+responses, so this module reads each reply, once, as the bytes it is; the delivery
+policy in :mod:`typed_events.backends.redis_consumer` sees only :class:`StreamMessage`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import cast
+
+import redis.exceptions
+from redis.asyncio import Redis
+
+__all__ = ["AutoClaimed", "Entry", "GroupCommands", "StreamMessage"]
+
+Entry = tuple[bytes, dict[bytes, bytes]]
+"""A stream entry: its id and its fields."""
+
+# An entry as XREADGROUP, XCLAIM and XAUTOCLAIM return it: fields are None when the
+# entry was deleted (trimmed) while it was pending.
+_ReplyEntry = tuple[bytes, dict[bytes, bytes] | None]
+
+
+@dataclass
+class StreamMessage:
+    """A stream entry fetched for this consumer.
+
+    :ivar id: its entry id.
+    :ivar fields: its fields.
+    :ivar attempt: Redis's delivery count of it for this group (1: first delivery).
+    """
+
+    id: bytes
+    fields: dict[bytes, bytes]
+    attempt: int
+
+
+@dataclass(frozen=True)
+class AutoClaimed:
+    """What one ``XAUTOCLAIM`` took over.
+
+    :ivar entries: the idle pending entries, now this consumer's.
+    :ivar deleted: ids that were pending for the group but are no longer in the stream.
+    """
+
+    entries: list[Entry]
+    deleted: list[bytes]
+
+
+@dataclass
+class GroupCommands:
+    """The Redis commands one consumer sends about one consumer group of one stream.
+
+    :ivar client: a client that does not decode responses.
+    :ivar stream: the stream key.
+    :ivar group: the consumer group.
+    :ivar consumer: this process's consumer name in the group.
+    """
+
+    client: Redis
+    stream: str
+    group: str
+    consumer: str
+    _claim_cursor: bytes = b"0-0"  # where the next XAUTOCLAIM scan starts
+
+    async def create(self) -> None:
+        """Create the group (and the stream) if missing; a new group reads the retained stream.
+
+        :raises redis.exceptions.ResponseError: for any refusal but "the group exists".
+        """
+        try:
+            await self.client.xgroup_create(self.stream, self.group, id="0", mkstream=True)
+        except redis.exceptions.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def read(self, count: int, block_ms: int) -> list[StreamMessage]:
+        """``XREADGROUP``: up to ``count`` new messages, waiting up to ``block_ms`` for one.
+
+        New messages are on their first delivery.
+        """
+        reply = await self.client.xreadgroup(
+            self.group, self.consumer, {self.stream: ">"}, count=count, block=block_ms
+        )
+        return [StreamMessage(i, f, 1) for i, f in _read_entries(reply)]
+
+    async def autoclaim(self, min_idle_ms: int, count: int) -> AutoClaimed:
+        """``XAUTOCLAIM``: take over up to ``count`` entries pending for ``min_idle_ms``.
+
+        Each call continues the scan where the last one stopped, so that every pending
+        entry is looked at in turn.
+        """
+        reply = await self.client.xautoclaim(
+            self.stream,
+            self.group,
+            self.consumer,
+            min_idle_ms,
+            start_id=self._claim_cursor,
+            count=count,
+        )
+        self._claim_cursor = reply[0]
+        claimed: list[_ReplyEntry] = reply[1]
+        # Redis 7 added the deleted ids as a third element.
+        deleted: list[bytes] = reply[2] if len(reply) > 2 else []
+        return AutoClaimed(_present(claimed), deleted)
+
+    async def reclaim(self, message_id: bytes) -> list[StreamMessage]:
+        """``XCLAIM`` one message for this consumer, counting one more delivery.
+
+        :return: the message with its new count, or nothing if it is no longer pending.
+        """
+        # A plain XCLAIM (not JUSTID) makes Redis count one more delivery.
+        reply = await self.client.xclaim(self.stream, self.group, self.consumer, 0, [message_id])
+        return await self.count_deliveries(_present(cast(list[_ReplyEntry], reply)))
+
+    async def count_deliveries(self, entries: Sequence[Entry]) -> list[StreamMessage]:
+        """Ask Redis (``XPENDING``, one pipeline) how often each entry was delivered."""
+        if not entries:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for message_id, _ in entries:
+            pipe.xpending_range(self.stream, self.group, message_id, message_id, 1)
+        replies: list[list[dict[str, bytes | str | int]]] = await pipe.execute()
+        messages: list[StreamMessage] = []
+        for (message_id, fields), pending in zip(entries, replies, strict=True):
+            count = int(pending[0]["times_delivered"]) if pending else 1
+            messages.append(StreamMessage(message_id, fields, count))
+        return messages
+
+    async def touch(self, message_ids: Iterable[bytes]) -> None:
+        """Reset the idle time of messages this consumer holds, so nobody takes them over."""
+        await self.client.xclaim(
+            self.stream,
+            self.group,
+            self.consumer,
+            0,
+            list(message_ids),
+            justid=True,  # JUSTID: does not count as a delivery
+        )
+
+    async def ack(self, message_ids: Sequence[bytes]) -> None:
+        """``XACK``: the messages are handled; Redis forgets them for this group."""
+        await self.client.xack(self.stream, self.group, *message_ids)
+
+
+def _read_entries(reply: object) -> list[Entry]:
+    """The entries of an XREADGROUP reply: RESP2 ``[[stream, entries]]``, RESP3 a map."""
+    if not reply:
+        return []
+    streams: Iterable[list[_ReplyEntry]]
+    if isinstance(reply, dict):
+        streams = cast(dict[bytes, list[_ReplyEntry]], reply).values()
+    else:
+        streams = (s[1] for s in cast(list[tuple[bytes, list[_ReplyEntry]]], reply))
+    return [entry for entries in streams for entry in _present(entries)]
+
+
+def _present(entries: Iterable[_ReplyEntry]) -> list[Entry]:
+    """The entries still in the stream (fields None: deleted while pending)."""
+    return [(item[0], item[1]) for item in entries if item[1] is not None]
