@@ -1,16 +1,24 @@
-"""When Redis is away: which errors mean "try again", and how long to wait before it.
+"""When Redis is away: which errors mean "try again", how long to wait, and what to log.
 
 Part of :mod:`typed_events.backends.redis`.
 """
 
 from __future__ import annotations
 
+import logging
 import random
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import anyio
 import redis.exceptions
 
-__all__ = ["RETRYABLE", "Backoff", "describe", "is_missing_group", "sleep_unless"]
+__all__ = ["RETRYABLE", "Backoff", "OutageWatch", "describe", "is_missing_group", "sleep_unless"]
+
+logger = logging.getLogger("typed_events")
+
+_Argument = TypeVar("_Argument")
+_Result = TypeVar("_Result")
 
 RETRYABLE: tuple[type[BaseException], ...] = (
     redis.exceptions.ConnectionError,  # includes BusyLoadingError (AOF being loaded)
@@ -56,3 +64,58 @@ async def sleep_unless(event: anyio.Event, seconds: float) -> None:
     """Sleep ``seconds``, or less if ``event`` is set meanwhile."""
     with anyio.move_on_after(seconds):
         await event.wait()
+
+
+class OutageWatch:
+    """Rides out Redis outages for one user of Redis, logging when each begins and ends.
+
+    Every failed attempt in between is silent, so an outage of minutes is two log lines.
+
+    :param who: names the user in the log, e.g. ``consumer group billing:app.on_paid``.
+    """
+
+    def __init__(self, who: str) -> None:
+        self.who = who
+        self.ongoing = False
+
+    def failed(self, exc: BaseException) -> None:
+        """Note an attempt that failed with a :data:`RETRYABLE` error."""
+        if not self.ongoing:
+            self.ongoing = True
+            logger.warning(
+                "%s: Redis unavailable (%s); retrying with backoff", self.who, describe(exc)
+            )
+
+    def succeeded(self) -> None:
+        """Note an attempt that Redis answered."""
+        if self.ongoing:
+            self.ongoing = False
+            logger.warning("%s reconnected to Redis", self.who)
+
+    async def until_done(
+        self, operation: Callable[[_Argument], Awaitable[_Result]], argument: _Argument
+    ) -> _Result | None:
+        """Run one Redis operation on a consumer group until Redis answers it.
+
+        Outages are retried with backoff until the caller is cancelled (shutdown's
+        deadline).
+
+        :return: its result, or None if the group vanished (nothing is pending any more).
+        :raises redis.exceptions.RedisError: for a refusal other than NOGROUP.
+        """
+        backoff = Backoff()
+        while True:
+            try:
+                result = await operation(argument)
+            except RETRYABLE as exc:
+                self.failed(exc)
+                await anyio.sleep(backoff.next_delay())
+                continue
+            except redis.exceptions.ResponseError as exc:
+                if not is_missing_group(exc):
+                    raise
+                # The group vanished (Redis lost its data): nothing is pending any more;
+                # the read loop recreates the group.
+                return None
+            self.succeeded()
+            return result

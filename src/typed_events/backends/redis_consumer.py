@@ -16,9 +16,9 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import anyio
 import anyio.abc
@@ -29,7 +29,14 @@ from ..dispatch import Dispatcher
 from ..envelope import EnvelopeError, decode
 from ..events import Event, EventRegistry
 from ..routing import Subscription
-from .redis_connection import RETRYABLE, Backoff, describe, is_missing_group, sleep_unless
+from .redis_connection import (
+    RETRYABLE,
+    Backoff,
+    OutageWatch,
+    describe,
+    is_missing_group,
+    sleep_unless,
+)
 from .redis_dead_letter import ENVELOPE_FIELD, REPLAY_EXTENSION, DeadLetter
 from .redis_delivery import Delivery, delivery_context
 from .redis_group import GroupCommands, StreamMessage
@@ -40,9 +47,6 @@ logger = logging.getLogger("typed_events")
 
 _ENVELOPE_KEY = ENVELOPE_FIELD.encode()
 _BLOCK_MS_MAX = 2000  # below redis-py's 5 s socket timeout
-
-_Argument = TypeVar("_Argument")
-_Result = TypeVar("_Result")
 
 
 @dataclass(frozen=True)
@@ -76,13 +80,14 @@ class GroupConsumer:
     stopping: anyio.Event = field(default_factory=anyio.Event)
     finished: anyio.Event = field(default_factory=anyio.Event)
     _read_scope: anyio.CancelScope | None = None
-    _outage: bool = False
     _commands: GroupCommands = field(init=False)
+    _outage: OutageWatch = field(init=False)
 
     def __post_init__(self) -> None:
         self._commands = GroupCommands(
             self.settings.client, self.stream, self.group, self.settings.consumer
         )
+        self._outage = OutageWatch(f"consumer group {self.group}")
 
     @property
     def event_id(self) -> str:
@@ -114,13 +119,13 @@ class GroupConsumer:
                         block_ms = int(min(claim_every * 1000, _BLOCK_MS_MAX))
                         await self._handle_batch(await self._read(max(block_ms, 1)), retries)
                     except RETRYABLE as exc:
-                        self._note_outage(exc)
+                        self._outage.failed(exc)
                         await sleep_unless(self.stopping, backoff.next_delay())
                         continue
                     except redis.exceptions.RedisError as exc:
                         await self._recover(exc, backoff)
                         continue
-                    self._note_recovery()
+                    self._outage.succeeded()
                     backoff.reset()
                 # Leaving: retries still waiting for their backoff stay pending in Redis
                 # (another consumer takes them over after claim_idle); the ones running
@@ -321,7 +326,7 @@ class GroupConsumer:
         await sleep_unless(self.stopping, delay)
         if self.stopping.is_set():
             return  # left pending: whoever runs next takes it over after claim_idle
-        claimed = await self._until_done(self._commands.reclaim, message_id)
+        claimed = await self._outage.until_done(self._commands.reclaim, message_id)
         if not claimed:
             self.in_flight.discard(message_id)  # acknowledged or trimmed meanwhile
             return
@@ -337,7 +342,7 @@ class GroupConsumer:
         if not message_ids:
             return
         try:
-            await self._until_done(self._commands.ack, message_ids)
+            await self._outage.until_done(self._commands.ack, message_ids)
         except redis.exceptions.RedisError as exc:
             logger.error(
                 "consumer group %s: Redis refused to acknowledge %d message(s) of %s (%s); "
@@ -379,51 +384,13 @@ class GroupConsumer:
             reason,
             detail,
         )
-        await self._until_done(self._xadd_dead_letter, letter)
+        await self._outage.until_done(self._xadd_dead_letter, letter)
 
     async def _xadd_dead_letter(self, letter: DeadLetter) -> None:
         fields: dict[Any, Any] = letter.to_fields()
         await self.settings.client.xadd(
             self.settings.dead_letter_stream, fields, maxlen=self.settings.maxlen
         )
-
-    async def _until_done(
-        self, operation: Callable[[_Argument], Awaitable[_Result]], argument: _Argument
-    ) -> _Result | None:
-        """Run one Redis operation, retrying through outages (shutdown's deadline cancels).
-
-        :return: its result, or None if the group vanished (nothing is pending any more).
-        """
-        backoff = Backoff()
-        while True:
-            try:
-                result = await operation(argument)
-            except RETRYABLE as exc:
-                self._note_outage(exc)
-                await anyio.sleep(backoff.next_delay())
-                continue
-            except redis.exceptions.ResponseError as exc:
-                if not is_missing_group(exc):
-                    raise
-                # The group vanished (Redis lost its data): nothing is pending any more;
-                # the read loop recreates the group.
-                return None
-            self._note_recovery()
-            return result
-
-    def _note_outage(self, exc: BaseException) -> None:
-        if not self._outage:
-            self._outage = True
-            logger.warning(
-                "consumer group %s: Redis unavailable (%s); retrying with backoff",
-                self.group,
-                describe(exc),
-            )
-
-    def _note_recovery(self) -> None:
-        if self._outage:
-            self._outage = False
-            logger.warning("consumer group %s reconnected to Redis", self.group)
 
 
 def json_fields(fields: dict[bytes, bytes]) -> bytes:
