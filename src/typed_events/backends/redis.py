@@ -226,10 +226,10 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
             )
         # redis-py retries nothing itself: the backend's loops own retrying and backoff
         # (a blind retry of a pipeline would write events twice).
-        client = Redis.from_url(self.url, retry=Retry(NoBackoff(), 0))
+        client = Redis.from_url(self.url, retry=Retry(NoBackoff(), 0))  # pyright: ignore[reportUnknownMemberType]  # redis-py leaves from_url's **kwargs unannotated
         try:
             self._consumers = self._plan_consumers(client) if self.consume else []
-            await client.ping()
+            await client.ping()  # pyright: ignore[reportUnknownMemberType]  # redis-py leaves ping's **kwargs unannotated
             for consumer in self._consumers:
                 await consumer.ensure_group()
         except BaseException as exc:
@@ -305,18 +305,18 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
     ) -> None:
         assert self._task_group is not None
         assert self._client is not None
+        deadline = anyio.move_on_after(self.shutdown_timeout)
         # Shielded: an app being cancelled still stops cleanly and writes what it accepted.
-        with anyio.CancelScope(shield=True):
-            with anyio.move_on_after(self.shutdown_timeout) as scope:
-                for consumer in self._consumers:
-                    consumer.stop()
-                for consumer in self._consumers:
-                    await consumer.finished.wait()
-                # Listeners may have emitted follow-ups while finishing: write them too.
-                await self._writer.flush()
-            unwritten = self._writer.close(
-                f"the backend stopped first (shutdown_timeout={self.shutdown_timeout}s)"
-            )
+        with anyio.CancelScope(shield=True), deadline:
+            for consumer in self._consumers:
+                consumer.stop()
+            for consumer in self._consumers:
+                await consumer.finished.wait()
+            # Listeners may have emitted follow-ups while finishing: write them too.
+            await self._writer.flush()
+        unwritten = self._writer.close(
+            f"the backend stopped first (shutdown_timeout={self.shutdown_timeout}s)"
+        )
         # The task group's scope was entered before the shield: exit it outside the shield.
         self._task_group.cancel_scope.cancel()
         await self._task_group.__aexit__(None, None, None)
@@ -326,14 +326,14 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
             await self._client.aclose()
             self._client = None
         calls = tuple(UndeliveredCall(w.event, w.stream, "not written") for w in unwritten)
-        self.shutdown_report = ShutdownReport(calls, scope.cancelled_caught)
+        self.shutdown_report = ShutdownReport(calls, deadline.cancelled_caught)
         if calls:
             logger.error(
                 "RedisStreamsBackend stopped with %d event(s) not written to Redis:\n%s",
                 len(calls),
                 self.shutdown_report,
             )
-        elif scope.cancelled_caught:
+        elif deadline.cancelled_caught:
             logger.warning(
                 "shutdown_timeout (%.3gs) ran out while listeners were running; their "
                 "messages stay pending and another consumer takes them over after "
