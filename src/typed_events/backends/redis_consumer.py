@@ -1,6 +1,6 @@
 """Consuming one listener's consumer group: read, validate, run, acknowledge, retry, dead-letter.
 
-Part of :mod:`typed_events.backends.redis`.
+Part of :mod:`typed_events.backends.redis`; the commands it sends are in ``redis_group``.
 
 How the listener's own options and the backend's ``max_retries`` combine: one Redis
 delivery is one :meth:`Dispatcher.deliver` call, so the listener's ``retries``,
@@ -167,15 +167,14 @@ class GroupConsumer:
         claimed = await self._commands.autoclaim(
             int(self.settings.claim_idle * 1000), self.settings.batch_size
         )
-        deleted = claimed.deleted
-        if deleted:
+        if claimed.deleted:
             logger.error(
                 "%d pending message(s) of group %s were trimmed from %s before they were "
                 "handled (raise maxlen, or add consumers): %s",
-                len(deleted),
+                len(claimed.deleted),
                 self.group,
                 self.stream,
-                [_text(d) for d in deleted],
+                [_text(d) for d in claimed.deleted],
             )
         entries = [(i, f) for i, f in claimed.entries if i not in self.in_flight]
         return await self._commands.count_deliveries(entries)
