@@ -126,16 +126,8 @@ class Dispatcher:
             # abandon_on_cancel: a hung sync listener must not hold up timeouts or
             # shutdown; its thread finishes on its own.
             return await anyio.to_thread.run_sync(lambda: run(call, event), abandon_on_cancel=True)
-        result: Any = run(call, event)
-        if type(result) is not types.CoroutineType:
-            return await result if inspect.isawaitable(result) else result
-        coroutine = cast("Coroutine[Any, Any, Any]", result)
-        step: Any
-        try:
-            step = run(coroutine.send, None)
-        except StopIteration as stop:
-            return stop.value  # finished without suspending: the common, cheap case
-        return await _ResumeInContext(run, coroutine, step)
+        started = start_in_context(run, call, event)
+        return await started if type(started) is ResumeInContext else started
 
     async def dispatch(
         self, event: Event, context: contextvars.Context | None = None
@@ -189,7 +181,27 @@ class Dispatcher:
             )
 
 
-class _ResumeInContext:
+def start_in_context(run: Callable[..., Any], call: Callable[[Event], Any], event: Event) -> Any:
+    """Start an async listener call inside a context, without a coroutine frame of its own.
+
+    Returns the listener's result when its first step finished the call (the common,
+    cheap case), else a :class:`ResumeInContext` for the caller to await. ``run`` is
+    ``context.run`` of the context the call must see.
+    """
+    result: Any = run(call, event)
+    if type(result) is not types.CoroutineType:
+        if not inspect.isawaitable(result):
+            return result  # an "async" callable that returned a plain value
+        result = _awaiting(result)  # a future or other awaitable: drive it the same way
+    coroutine = cast("Coroutine[Any, Any, Any]", result)
+    try:
+        step = run(coroutine.send, None)
+    except StopIteration as stop:
+        return stop.value
+    return ResumeInContext(run, coroutine, step)
+
+
+class ResumeInContext:
     """Drive a suspended coroutine to the end, every step run inside a context.
 
     This is how the emitter's contextvars reach a listener that runs in a pooled
@@ -223,3 +235,7 @@ class _ResumeInContext:
                 step = run(coroutine.send, value)
             except StopIteration as stop:
                 return stop.value
+
+
+async def _awaiting(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable

@@ -9,6 +9,7 @@ from typing import Any, ParamSpec, overload
 import anyio
 import anyio.from_thread
 import anyio.lowlevel
+from pydantic import BaseModel
 from typed_events.backends.base import BaseEventEmitterBackend, ShutdownReport
 from typed_events.backends.memory import SimpleEventEmitter
 from typed_events.dispatch import Dispatcher, DispatchResult, ErrorHandler
@@ -122,4 +123,7 @@ class EventBus:
         ...
 
 def _fill_positional(event_class: type[Event], args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    ...
+
+def _builder(event_class: type[Event]) -> Callable[[dict[str, Any]], Event]:
     ...

@@ -6,6 +6,7 @@ import contextvars
 import functools
 import logging
 import threading
+from collections.abc import Generator
 from typing import Any
 
 import anyio
@@ -445,3 +446,53 @@ def test_emitter_arguments_are_validated() -> None:
         SimpleEventEmitter(max_concurrency=0)
     with pytest.raises(ValueError, match="shutdown_timeout"):
         SimpleEventEmitter(shutdown_timeout=-1)
+
+
+class _Ready:
+    """An awaitable that is not a coroutine (as some frameworks' helpers return)."""
+
+    def __await__(self) -> Generator[Any, None, str]:
+        yield from anyio.lowlevel.checkpoint().__await__()
+        return "awaited"
+
+
+async def test_async_marked_callables_returning_other_awaitables_or_values() -> None:
+    def returns_awaitable(text: str) -> _Ready:
+        return _Ready()
+
+    def returns_value(text: str) -> str:
+        return "plain"
+
+    awaitable_listener = listener(Note)(returns_awaitable)
+    value_listener = listener(Note)(returns_value)
+    # What Python 3.12's inspect.markcoroutinefunction declares: "call me and await".
+    awaitable_listener.is_async = value_listener.is_async = True
+    bus = EventBus(listeners=[awaitable_listener, value_listener])
+    async with bus:
+        bus.emit(Note(text="queued"))  # through the worker's inline path
+        result = await bus.emit_and_wait(Note(text="x"))  # through Dispatcher.attempt
+    assert [o.result for o in result.outcomes] == ["awaited", "plain"]
+    assert isinstance(bus.backend, SimpleEventEmitter)
+    assert bus.backend.stats.delivered == 2
+
+
+class Normalized(Event, event_id="mem_normalized"):
+    email: str
+
+    def __init__(self, **data: Any) -> None:
+        data["email"] = str(data.get("email", "")).lower()
+        super().__init__(**data)
+
+
+async def test_an_event_with_its_own_init_still_runs_it_in_every_emit_form() -> None:
+    seen: list[str] = []
+
+    @listener(Normalized)
+    async def record(email: str) -> None:
+        seen.append(email)
+
+    bus = EventBus(listeners=[record])
+    async with bus:
+        bus.emit(Normalized, email="A@Example.com")
+        bus.emit("mem_normalized", email="B@Example.com")
+    assert seen == ["a@example.com", "b@example.com"]
