@@ -108,9 +108,14 @@ class EventBus:
         :raises EmitterNotRunningError: outside ``async with bus``.
         :raises QueueFullError: when the backend's bounded queue is full.
         """
-        instance = self._validated(event, args, kwargs)
-        if not self._running:
-            self._require_running()
+        if type(event) in self._build_by_class and not args and not kwargs:
+            instance: Event = event  # type: ignore[assignment]  # an instance of a bus event
+        else:
+            instance = self._validated(event, args, kwargs)
+        if self._running and not self._observers and threading.get_ident() == self._loop_thread:
+            self._backend_emit(instance)  # the common case, checked in one go
+            return
+        self._require_running()
         if self._observers:
             self._notify(instance)
         if threading.get_ident() == self._loop_thread:

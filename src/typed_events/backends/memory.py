@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import logging
 import math
 from collections import deque
@@ -94,7 +95,8 @@ class SimpleEventEmitter(BaseEventEmitterBackend):
         self.max_pending = max_pending
         self.max_concurrency = max_concurrency
         self.shutdown_timeout = shutdown_timeout
-        self.stats = EmitterStats()
+        self._counts = EmitterStats()
+        self._emitted = 0  # kept apart from _counts: it is bumped on every emit
         self._running = False
         self._queue: deque[_Pending] = deque()
         self._pending = 0
@@ -107,6 +109,11 @@ class SimpleEventEmitter(BaseEventEmitterBackend):
         self._task_group: anyio.abc.TaskGroup | None = None
         self._routes: dict[str, tuple[Subscription, ...]] = {}
         self._last_context: contextvars.Context | None = None
+
+    @property
+    def stats(self) -> EmitterStats:
+        """A snapshot of the counters since the emitter was last entered."""
+        return dataclasses.replace(self._counts, emitted=self._emitted)
 
     # -- accepting events ---------------------------------------------------------
 
@@ -122,33 +129,10 @@ class SimpleEventEmitter(BaseEventEmitterBackend):
         if not subscriptions:
             return  # a known event with no listener is a no-op
         if self._pending >= self.max_pending:
-            self.stats.rejected += 1
+            self._counts.rejected += 1
             raise QueueFullError(self.max_pending)
-        self._enqueue(event, subscriptions)
-
-    async def emit_async(self, event: Event) -> None:
-        """Queue ``event``, waiting for room when ``max_pending`` events are pending."""
-        if not self._running:
-            raise EmitterNotRunningError("SimpleEventEmitter is not running")
-        subscriptions = self._routes.get(event.event_id)
-        if not subscriptions:
-            await anyio.lowlevel.checkpoint()
-            return
-        while self._pending >= self.max_pending:
-            waiter = anyio.Event()
-            self._room_waiters.append(waiter)
-            try:
-                await waiter.wait()
-            finally:
-                if not waiter.is_set():
-                    self._room_waiters.remove(waiter)
-            if not self._running:
-                raise EmitterNotRunningError("SimpleEventEmitter stopped while waiting for room")
-        self._enqueue(event, subscriptions)
-
-    def _enqueue(self, event: Event, subscriptions: tuple[Subscription, ...]) -> None:
         self._pending += 1
-        self.stats.emitted += 1
+        self._emitted += 1
         context = contextvars.copy_context()
         last = self._last_context
         if last is not None and context == last:
@@ -163,6 +147,25 @@ class SimpleEventEmitter(BaseEventEmitterBackend):
         if idle:
             for _ in range(min(len(subscriptions), len(idle))):
                 idle.pop().unpark()
+
+    async def emit_async(self, event: Event) -> None:
+        """Queue ``event``, waiting for room when ``max_pending`` events are pending."""
+        if not self._running:
+            raise EmitterNotRunningError("SimpleEventEmitter is not running")
+        if event.event_id not in self._routes:
+            await anyio.lowlevel.checkpoint()
+            return
+        while self._pending >= self.max_pending:
+            waiter = anyio.Event()
+            self._room_waiters.append(waiter)
+            try:
+                await waiter.wait()
+            finally:
+                if not waiter.is_set():
+                    self._room_waiters.remove(waiter)
+            if not self._running:
+                raise EmitterNotRunningError("SimpleEventEmitter stopped while waiting for room")
+        self.emit(event)  # there is room now: nothing awaited since the check
 
     # -- running listeners --------------------------------------------------------
 
@@ -235,9 +238,9 @@ class SimpleEventEmitter(BaseEventEmitterBackend):
 
     def _finish_call(self, item: _Pending, succeeded: bool) -> None:
         if succeeded:
-            self.stats.delivered += 1
+            self._counts.delivered += 1
         else:
-            self.stats.failed += 1
+            self._counts.failed += 1
         item.remaining -= 1
         if item.remaining:
             return
@@ -255,7 +258,8 @@ class SimpleEventEmitter(BaseEventEmitterBackend):
                 "this SimpleEventEmitter is already running; give each bus its own backend"
             )
         self._routes = self.attached_dispatcher.routing.routes
-        self.stats = EmitterStats()
+        self._counts = EmitterStats()
+        self._emitted = 0
         self.shutdown_report = None
         self._new_parking = parking_for_current_loop()
         self._task_group = anyio.create_task_group()
@@ -297,7 +301,7 @@ class SimpleEventEmitter(BaseEventEmitterBackend):
         self._pending = 0
         self.shutdown_report = ShutdownReport(calls, timed_out)
         if calls:
-            self.stats.dropped += len(calls)
+            self._counts.dropped += len(calls)
             logger.warning(
                 "shutdown_timeout (%.3gs) ran out; %d listener call(s) not delivered "
                 "(raise SimpleEventEmitter(shutdown_timeout=...) to wait longer):\n%s",
