@@ -10,6 +10,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Any
 
 import anyio
 import anyio.abc
@@ -41,22 +42,12 @@ class EmitterStats:
     dropped: int = 0  # listener calls not completed at shutdown
 
 
-class _Pending:
-    """One accepted event: one queue item, whatever its number of listeners."""
-
-    __slots__ = ("context", "event", "next_index", "remaining", "subscriptions")
-
-    def __init__(
-        self,
-        event: Event,
-        context: contextvars.Context,
-        subscriptions: tuple[Subscription, ...],
-    ) -> None:
-        self.event = event
-        self.context = context
-        self.subscriptions = subscriptions
-        self.next_index = 0  # the next listener to start
-        self.remaining = len(subscriptions)  # listener calls not yet finished
+# One accepted event is one queue item, whatever its number of listeners:
+# [event, context, subscriptions, next listener to start, listener calls not finished].
+# A list, not a class: an emit builds one, and a list is built several times faster
+# than an object with an __init__ (measured 40 ns against 150 ns, a fifth of an emit).
+_Pending = list[Any]
+_EVENT, _CONTEXT, _SUBSCRIPTIONS, _NEXT, _REMAINING = range(5)
 
 
 class _OrderedLane:
@@ -142,7 +133,7 @@ class SimpleEventEmitter(BaseEventEmitterBackend):
             context = last
         else:
             self._last_context = context
-        self._queue.append(_Pending(event, context, subscriptions))
+        self._queue.append([event, context, subscriptions, 0, len(subscriptions)])
         idle = self._idle_workers
         if idle:
             for _ in range(min(len(subscriptions), len(idle))):
@@ -183,9 +174,9 @@ class SimpleEventEmitter(BaseEventEmitterBackend):
                 await parking.park()
                 continue
             item = queue[0]
-            subscription = item.subscriptions[item.next_index]
-            item.next_index += 1
-            if item.next_index == len(item.subscriptions):
+            subscription = item[_SUBSCRIPTIONS][item[_NEXT]]
+            item[_NEXT] += 1
+            if item[_NEXT] == len(item[_SUBSCRIPTIONS]):
                 queue.popleft()
             if subscription.ordered:
                 await self._run_lane(worker_id, subscription, item)
@@ -194,20 +185,20 @@ class SimpleEventEmitter(BaseEventEmitterBackend):
                 # timeout, minus two coroutine frames per call: the hot path.
                 in_flight[worker_id] = (subscription, item)
                 try:
-                    run = item.context.copy().run
-                    started = start_in_context(run, subscription.call, item.event)
+                    run = item[_CONTEXT].copy().run
+                    started = start_in_context(run, subscription.call, item[_EVENT])
                     if type(started) is ResumeInContext:
                         await started
                 except Exception as exc:
                     del in_flight[worker_id]
-                    await report_failure(item.event, subscription.listener, exc)
+                    await report_failure(item[_EVENT], subscription.listener, exc)
                     self._finish_call(item, False)
                 else:
                     del in_flight[worker_id]
                     self._finish_call(item, True)
             else:
                 in_flight[worker_id] = (subscription, item)
-                _, exception, _ = await attempt(subscription, item.event, item.context)
+                _, exception, _ = await attempt(subscription, item[_EVENT], item[_CONTEXT])
                 del in_flight[worker_id]
                 self._finish_call(item, exception is None)
             calls_in_a_row += 1
@@ -228,7 +219,7 @@ class SimpleEventEmitter(BaseEventEmitterBackend):
                 queued = lane.backlog[0]
                 self._in_flight[worker_id] = (subscription, queued)
                 _, exception, _ = await self.attached_dispatcher.attempt(
-                    subscription, queued.event, queued.context
+                    subscription, queued[_EVENT], queued[_CONTEXT]
                 )
                 del self._in_flight[worker_id]
                 lane.backlog.popleft()
@@ -241,8 +232,8 @@ class SimpleEventEmitter(BaseEventEmitterBackend):
             self._counts.delivered += 1
         else:
             self._counts.failed += 1
-        item.remaining -= 1
-        if item.remaining:
+        item[_REMAINING] -= 1
+        if item[_REMAINING]:
             return
         self._pending -= 1
         if self._room_waiters:
@@ -313,16 +304,18 @@ class SimpleEventEmitter(BaseEventEmitterBackend):
     def _undelivered_calls(self) -> tuple[UndeliveredCall, ...]:
         calls: list[UndeliveredCall] = []
         for subscription, item in self._in_flight.values():
-            calls.append(UndeliveredCall(item.event, subscription.listener.name, "cancelled"))
+            calls.append(UndeliveredCall(item[_EVENT], subscription.listener.name, "cancelled"))
         running = {(id(s), id(i)) for s, i in self._in_flight.values()}
         for lane in self._lanes.values():
             name = lane.subscription.listener.name
             for item in lane.backlog:
                 if (id(lane.subscription), id(item)) not in running:
-                    calls.append(UndeliveredCall(item.event, name, "not started"))
+                    calls.append(UndeliveredCall(item[_EVENT], name, "not started"))
         for item in self._queue:
-            for subscription in item.subscriptions[item.next_index :]:
-                calls.append(UndeliveredCall(item.event, subscription.listener.name, "not started"))
+            for subscription in item[_SUBSCRIPTIONS][item[_NEXT] :]:
+                calls.append(
+                    UndeliveredCall(item[_EVENT], subscription.listener.name, "not started")
+                )
         return tuple(calls)
 
 
