@@ -65,10 +65,13 @@ def stop(process: subprocess.Popen[bytes]) -> int:
 
 
 def assert_all_acknowledged(server: RedisServer) -> None:
-    groups = {g["name"].decode(): g for g in server.client().xinfo_groups(STREAM)}
+    client = server.client()
+    last = client.xinfo_stream(STREAM)["last-generated-id"]
+    groups = {g["name"].decode(): g for g in client.xinfo_groups(STREAM)}
     for group in GROUPS:
         assert groups[group]["pending"] == 0
-        assert groups[group]["lag"] == 0
+        # Read up to the last entry: Redis 7's "lag" is 0, said in a way Redis 6.2 knows too.
+        assert groups[group]["last-delivered-id"] == last
     assert server.client().xlen("typed-events:dead-letter") == 0
 
 
