@@ -88,7 +88,7 @@ class Dispatcher:
     ) -> tuple[Any, Exception | None, int]:
         """:meth:`deliver` without building an outcome: ``(result, exception, attempts)``.
 
-        The in-memory emitter's hot path.
+        For backends that only need to know whether the call succeeded.
         """
         options = subscription.listener.options
         attempt = 1
