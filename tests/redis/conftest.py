@@ -271,3 +271,11 @@ def tls_redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop(kill=True)
+
+
+def describe_redis_server() -> str:
+    """Which redis-server the Redis tests use, for the test run's header."""
+    if REDIS_SERVER is None:
+        return "redis-server: none found (the Redis tests will fail)"
+    tls = "with TLS" if speaks_tls(REDIS_SERVER) else "without TLS (tests use a TLS proxy)"
+    return f"redis-server: {REDIS_SERVER} ({tls})"
