@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import functools
 import inspect
-import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
 
 from .events import Event
+from .settings import require_int, require_seconds
 
 __all__ = ["Listener", "ListenerOptions", "listener"]
 
@@ -44,27 +44,14 @@ class ListenerOptions:
     ordered: bool = False
 
     def __post_init__(self) -> None:
-        if not isinstance(self.retries, int) or self.retries < 0:
-            raise ValueError(f"retries must be an int >= 0, got {self.retries!r}")
-        if not _is_finite_non_negative(self.retry_backoff):
-            raise ValueError(f"retry_backoff must be seconds >= 0, got {self.retry_backoff!r}")
-        if self.timeout is not None and not (
-            _is_finite_non_negative(self.timeout) and self.timeout > 0
-        ):
-            raise ValueError(f"timeout must be seconds > 0 or None, got {self.timeout!r}")
+        require_int("retries", self.retries, 0)
+        require_seconds("retry_backoff", self.retry_backoff)
+        if self.timeout is not None:
+            require_seconds("timeout", self.timeout, positive=True)
 
     def backoff_before(self, attempt: int) -> float:
         """Seconds to wait before retry number ``attempt`` (1 for the first retry)."""
         return float(self.retry_backoff * 2 ** (attempt - 1))
-
-
-def _is_finite_non_negative(value: object) -> bool:
-    return (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and value >= 0
-    )
 
 
 class Listener(Generic[P, R]):

@@ -446,6 +446,11 @@ def test_emitter_arguments_are_validated() -> None:
         SimpleEventEmitter(max_concurrency=0)
     with pytest.raises(ValueError, match="shutdown_timeout"):
         SimpleEventEmitter(shutdown_timeout=-1)
+    with pytest.raises(ValueError, match="shutdown_timeout"):
+        SimpleEventEmitter(shutdown_timeout=float("nan"))
+    with pytest.raises(ValueError, match="max_pending must be an int >= 1, got True"):
+        SimpleEventEmitter(max_pending=True)
+    assert SimpleEventEmitter(shutdown_timeout=float("inf")).shutdown_timeout == float("inf")
 
 
 class _Ready:

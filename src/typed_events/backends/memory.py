@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextvars
 import dataclasses
 import logging
-import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from ..dispatch import ResumeInContext, start_in_context
 from ..errors import EmitterNotRunningError, QueueFullError
 from ..events import Event
 from ..routing import Subscription
+from ..settings import require_int, require_seconds
 from .base import BaseEventEmitterBackend, ShutdownReport, UndeliveredCall
 from .parking import Parking, parking_for_current_loop
 
@@ -77,12 +77,9 @@ class SimpleEventEmitter(BaseEventEmitterBackend):
         max_concurrency: int = 64,
         shutdown_timeout: float = 10.0,
     ) -> None:
-        if not isinstance(max_pending, int) or max_pending < 1:
-            raise ValueError(f"max_pending must be an int >= 1, got {max_pending!r}")
-        if not isinstance(max_concurrency, int) or max_concurrency < 1:
-            raise ValueError(f"max_concurrency must be an int >= 1, got {max_concurrency!r}")
-        if not (shutdown_timeout >= 0 and not math.isnan(shutdown_timeout)):
-            raise ValueError(f"shutdown_timeout must be seconds >= 0, got {shutdown_timeout!r}")
+        require_int("max_pending", max_pending, 1)
+        require_int("max_concurrency", max_concurrency, 1)
+        require_seconds("shutdown_timeout", shutdown_timeout, infinite=True)
         self.max_pending = max_pending
         self.max_concurrency = max_concurrency
         self.shutdown_timeout = shutdown_timeout

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import os
 import secrets
 import socket
@@ -39,6 +38,7 @@ from ..dispatch import Dispatcher
 from ..envelope import EnvelopeError, encode
 from ..errors import EmitterNotRunningError, TypedEventsError
 from ..events import Event
+from ..settings import require_int, require_seconds
 from .base import BaseEventEmitterBackend, ShutdownReport, UndeliveredCall
 from .redis_consumer import ConsumerSettings, GroupConsumer
 from .redis_dead_letter import DEAD_LETTER_SUFFIX, dead_letter_key
@@ -122,16 +122,16 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
             )
         if not isinstance(service, str) or not service.strip():
             raise ValueError(f"service must be a non-empty name, got {service!r}")
-        _require_int("max_retries", max_retries, 0)
-        _require_int("max_message_bytes", max_message_bytes, 256)
-        _require_int("batch_size", batch_size, 1)
-        _require_int("max_concurrency", max_concurrency, 1)
-        _require_int("max_pending", max_pending, 1)
+        require_int("max_retries", max_retries, 0)
+        require_int("max_message_bytes", max_message_bytes, 256)
+        require_int("batch_size", batch_size, 1)
+        require_int("max_concurrency", max_concurrency, 1)
+        require_int("max_pending", max_pending, 1)
         if maxlen is not None:
-            _require_int("maxlen", maxlen, 1)
-        _require_seconds("claim_idle", claim_idle, positive=True)
-        _require_seconds("retry_backoff", retry_backoff)
-        _require_seconds("shutdown_timeout", shutdown_timeout)
+            require_int("maxlen", maxlen, 1)
+        require_seconds("claim_idle", claim_idle, positive=True)
+        require_seconds("retry_backoff", retry_backoff)
+        require_seconds("shutdown_timeout", shutdown_timeout)
         self.url = url
         self.service = service
         self.stream_prefix = stream_prefix
@@ -357,19 +357,3 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
                         )
                 except (redis.exceptions.RedisError, OSError):
                     return
-
-
-def _require_int(name: str, value: object, minimum: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-
-
-def _require_seconds(name: str, value: object, *, positive: bool = False) -> None:
-    ok = (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and (value > 0 if positive else value >= 0)
-    )
-    if not ok:
-        raise ValueError(f"{name} must be seconds {'>' if positive else '>='} 0, got {value!r}")
