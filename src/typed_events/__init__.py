@@ -5,21 +5,21 @@ when the bus is built; the in-memory emitter is bounded, and Redis Streams carri
 same listeners across processes.
 """
 
-from .backends.base import BaseEventEmitterBackend, ShutdownReport, UndeliveredCall
-from .backends.memory import EmitterStats, SimpleEventEmitter
-from .bus import EventBus
-from .dispatch import Dispatcher, DispatchResult, ListenerOutcome
-from .errors import (
+from typed_events.backends.base import BaseEventEmitterBackend, ShutdownReport, UndeliveredCall
+from typed_events.backends.memory import EmitterStats, SimpleEventEmitter
+from typed_events.bus import EventBus
+from typed_events.dispatch import Dispatcher, DispatchResult, ListenerOutcome
+from typed_events.errors import (
     DuplicateEventError,
     EmitterNotRunningError,
     ListenerSignatureError,
     QueueFullError,
+    SignatureProblem,
     TypedEventsError,
     UnknownEventError,
 )
-from .events import Event, EventRegistry
-from .listeners import Listener, ListenerOptions, listener
-from .signatures import SignatureProblem
+from typed_events.events import Event, EventRegistry
+from typed_events.listeners import Listener, ListenerOptions, listener
 
 __all__ = [
     "BaseEventEmitterBackend",

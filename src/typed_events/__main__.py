@@ -1,5 +1,5 @@
 """``python -m typed_events``: the same as the ``typed-events`` command."""
 
-from .cli import main
+from typed_events.cli import main
 
 raise SystemExit(main())

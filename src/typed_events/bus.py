@@ -13,13 +13,13 @@ import anyio.from_thread
 import anyio.lowlevel
 from pydantic import BaseModel
 
-from .backends.base import BaseEventEmitterBackend, ShutdownReport
-from .backends.memory import SimpleEventEmitter
-from .dispatch import Dispatcher, DispatchResult, ErrorHandler
-from .errors import DuplicateEventError, EmitterNotRunningError, UnknownEventError
-from .events import Event, resolve_live
-from .listeners import Listener
-from .routing import Routing
+from typed_events._routing import Routing
+from typed_events.backends.base import BaseEventEmitterBackend, ShutdownReport
+from typed_events.backends.memory import SimpleEventEmitter
+from typed_events.dispatch import Dispatcher, DispatchResult, ErrorHandler
+from typed_events.errors import DuplicateEventError, EmitterNotRunningError, UnknownEventError
+from typed_events.events import Event, resolve_live
+from typed_events.listeners import Listener
 
 __all__ = ["EventBus"]
 

@@ -16,9 +16,9 @@ from typing import Any, cast
 
 import anyio
 
-from .events import Event
-from .listeners import Listener
-from .routing import Routing, Subscription
+from typed_events._routing import Routing, Subscription
+from typed_events.events import Event
+from typed_events.listeners import Listener
 
 __all__ = ["DispatchResult", "Dispatcher", "ErrorHandler", "ListenerOutcome"]
 

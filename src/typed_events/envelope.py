@@ -20,12 +20,12 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 import pydantic
 
-from .errors import TypedEventsError
-from .events import Event, EventRegistry
+from typed_events.errors import DeadLetterReason, EnvelopeError
+from typed_events.events import Event, EventRegistry
 
 __all__ = [
     "CONTENT_TYPE",
@@ -41,38 +41,14 @@ __all__ = [
 SPECVERSION = "1.0"
 CONTENT_TYPE = "application/json"
 
-Reason = Literal["too large", "bad json", "bad envelope", "unknown type", "invalid data"]
+Reason = DeadLetterReason
+"""Why an envelope was refused (kept as a name for older imports)."""
 """Why a message cannot be delivered; dead-letter entries carry it."""
 
 # CloudEvents: extension attribute names are lowercase ASCII letters and digits.
 _CORE_ATTRIBUTES = frozenset(
     {"specversion", "id", "source", "type", "time", "datacontenttype", "dataschema", "subject"}
 )
-
-
-class EnvelopeError(TypedEventsError, ValueError):
-    """A message that is not a deliverable event envelope.
-
-    :ivar reason: one of ``"too large"``, ``"bad json"``, ``"bad envelope"``,
-        ``"unknown type"``, ``"invalid data"``.
-    :ivar detail: what was found, in words (a validation error lists the fields).
-    :ivar envelope_id: the CloudEvents ``id``, when it could be read.
-    :ivar event_type: the CloudEvents ``type``, when it could be read.
-    """
-
-    def __init__(
-        self,
-        reason: Reason,
-        detail: str,
-        *,
-        envelope_id: str | None = None,
-        event_type: str | None = None,
-    ) -> None:
-        self.reason: Reason = reason
-        self.detail = detail
-        self.envelope_id = envelope_id
-        self.event_type = event_type
-        super().__init__(f"{reason}: {detail}")
 
 
 @dataclass(frozen=True)

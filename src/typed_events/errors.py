@@ -1,24 +1,51 @@
 """Every exception typed-events raises on purpose, in one place.
 
-Each message says what went wrong, where, and how to fix it.
+Each message says what went wrong, where, and how to fix it. The tree::
+
+    TypedEventsError
+    ├── DuplicateEventError (ValueError)      two classes claim one event id
+    ├── UnknownEventError (LookupError)       an id no event declares
+    ├── ListenerSignatureError (TypeError)    listeners that cannot take their events
+    ├── EmitterNotRunningError (RuntimeError) emit outside `async with bus`
+    ├── QueueFullError (RuntimeError)         the bounded queue is full
+    │   └── WriteBufferFullError              ... of events waiting for Redis
+    ├── EnvelopeError (ValueError)            a message that is not a deliverable event
+    ├── ReplayError (ValueError)              a dead letter that cannot be replayed
+    ├── RedisUnavailableError (ConnectionError) Redis unreachable at start
+    ├── RedisWriteError (ConnectionError)     an event Redis did not acknowledge
+    ├── SchemaDocumentError (ValueError)      a file that is not a schema document
+    └── AppLoadError                          `typed-events APP` names nothing usable
+
+Not exceptions, but part of them: :class:`SignatureProblem` (one line of a
+:class:`ListenerSignatureError`, with its :class:`ProblemKind`) and
+:class:`DeadLetterReason`.
 """
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from .signatures import SignatureProblem
+from dataclasses import dataclass
+from enum import StrEnum
 
 __all__ = [
+    "AppLoadError",
+    "DeadLetterReason",
     "DuplicateEventError",
     "EmitterNotRunningError",
+    "EnvelopeError",
     "ListenerSignatureError",
+    "ProblemKind",
     "QueueFullError",
+    "RedisUnavailableError",
+    "RedisWriteError",
+    "ReplayError",
+    "SchemaDocumentError",
+    "SignatureProblem",
     "TypedEventsError",
     "UnknownEventError",
+    "WriteBufferFullError",
+    "closest",
 ]
 
 
@@ -67,6 +94,34 @@ def closest(word: str, candidates: Iterable[str]) -> str | None:
     return matches[0] if matches else None
 
 
+class ProblemKind(StrEnum):
+    """What kind of listener signature problem a :class:`SignatureProblem` is."""
+
+    UNKNOWN_EVENT = "unknown event id"  # the listener names an id no event declares
+    SIGNATURE = "listener signature"  # the listener cannot take the event's fields
+    NOT_A_LISTENER = "not a listener"  # the callable cannot be a listener at all
+
+
+@dataclass(frozen=True)
+class SignatureProblem:
+    """One reason a listener cannot take an event, as one line of the error."""
+
+    listener: str
+    location: str
+    event_id: str
+    field: str | None
+    message: str
+    fix: str
+    kind: ProblemKind = ProblemKind.SIGNATURE
+
+    def __str__(self) -> str:
+        field = f' field "{self.field}"' if self.field else ""
+        return (
+            f'{self.listener} ({self.location}), event "{self.event_id}"{field}: '
+            f"{self.message}. Fix: {self.fix}"
+        )
+
+
 class ListenerSignatureError(TypedEventsError, TypeError):
     """One or more listeners cannot accept the events they subscribe to.
 
@@ -86,12 +141,97 @@ class EmitterNotRunningError(TypedEventsError, RuntimeError):
 
 
 class QueueFullError(TypedEventsError, RuntimeError):
-    """A synchronous ``emit`` found the bounded queue full."""
+    """The bounded queue is full: a sync ``emit`` found it so, or waiting would deadlock.
 
-    def __init__(self, max_pending: int) -> None:
+    ``reason`` says which, and what to do.
+    """
+
+    def __init__(self, max_pending: int, reason: str | None = None) -> None:
         self.max_pending = max_pending
-        super().__init__(
-            f"the event queue is full ({max_pending} events pending); "
+        self.reason = reason or (
             "listeners are not keeping up. Use `await bus.emit_async(...)` to wait for room, "
             "or raise SimpleEventEmitter(max_pending=...)."
         )
+        super().__init__(f"the event queue is full ({max_pending} events pending); {self.reason}")
+
+
+class DeadLetterReason(StrEnum):
+    """Why a message was dead-lettered (or refused as an envelope): one closed set."""
+
+    TOO_LARGE = "too large"
+    BAD_JSON = "bad json"
+    BAD_ENVELOPE = "bad envelope"
+    UNKNOWN_TYPE = "unknown type"
+    INVALID_DATA = "invalid data"
+    UNKNOWN_VERSION = "unknown version"
+    TOO_MANY_DELIVERIES = "too many deliveries"
+    LISTENER_FAILED = "listener failed"
+    BAD_REPLAY = "bad replay"
+
+
+class EnvelopeError(TypedEventsError, ValueError):
+    """A message that is not a deliverable event envelope.
+
+    :ivar reason: a :class:`DeadLetterReason` (a ``str``: ``"too large"``, ``"bad json"``,
+        ``"bad envelope"``, ``"unknown type"``, ``"invalid data"``, ...).
+    :ivar detail: what was found, in words (a validation error lists the fields).
+    :ivar envelope_id: the CloudEvents ``id``, when it could be read.
+    :ivar event_type: the CloudEvents ``type``, when it could be read.
+    """
+
+    def __init__(
+        self,
+        reason: DeadLetterReason | str,
+        detail: str,
+        *,
+        envelope_id: str | None = None,
+        event_type: str | None = None,
+    ) -> None:
+        self.reason = DeadLetterReason(reason)
+        self.detail = detail
+        self.envelope_id = envelope_id
+        self.event_type = event_type
+        super().__init__(f"{reason}: {detail}")
+
+
+class ReplayError(TypedEventsError, ValueError):
+    """A dead letter that cannot be replayed (its envelope was cut or is not an object)."""
+
+
+class RedisUnavailableError(TypedEventsError, ConnectionError):
+    """The backend could not reach (or log in to) Redis when it started."""
+
+
+class RedisWriteError(TypedEventsError, ConnectionError):
+    """An event Redis did not acknowledge: refused, or still unwritten when the backend stopped."""
+
+
+class WriteBufferFullError(QueueFullError):
+    """A sync ``emit`` found ``max_pending`` events waiting to be written to Redis."""
+
+    def __init__(self, max_pending: int) -> None:
+        self.max_pending = max_pending
+        TypedEventsError.__init__(
+            self,
+            f"{max_pending} events are waiting to be written to Redis (is Redis down or "
+            "slow?). Use `await bus.emit_async(...)` to wait until Redis acknowledges, "
+            "or raise RedisStreamsBackend(max_pending=...).",
+        )
+
+
+class SchemaDocumentError(TypedEventsError, ValueError):
+    """A file given to ``schema diff`` is not a schema document typed-events wrote."""
+
+
+class AppLoadError(TypedEventsError):
+    """The ``APP`` string, its module or its attribute is not usable.
+
+    ``str(error)`` is one line; ``details`` holds the shortened traceback, if any;
+    ``exit_code`` is what the command exits with (2: usage or import error, 1: the app
+    was loaded but has findings).
+    """
+
+    def __init__(self, message: str, details: str = "", *, exit_code: int = 2) -> None:
+        super().__init__(message)
+        self.details = details
+        self.exit_code = exit_code

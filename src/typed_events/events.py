@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from .errors import DuplicateEventError, UnknownEventError
+from typed_events.errors import DuplicateEventError, UnknownEventError
 
 __all__ = ["Event", "EventRegistry", "event_id_from_name"]
 

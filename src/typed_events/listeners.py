@@ -9,8 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
 
-from .events import Event
-from .settings import require_int, require_seconds
+from typed_events._settings import require_int, require_seconds
+from typed_events.events import Event
 
 __all__ = ["Listener", "ListenerOptions", "listener"]
 

@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from .bus import EventBus
-    from .testing import CapturedEvents
+    from typed_events.bus import EventBus
+    from typed_events.testing import CapturedEvents
 
 __all__ = ["EventCapture", "LoggedFailures", "event_capture"]
 
@@ -76,7 +76,7 @@ def event_capture() -> Iterator[EventCapture]:
     :class:`~typed_events.testing.CapturedEvents`; capture several buses by calling it
     again. Capturing only watches: listeners still run.
     """
-    from .testing import capture_events
+    from typed_events.testing import capture_events
 
     with ExitStack() as stack:
 

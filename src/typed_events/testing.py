@@ -13,8 +13,8 @@ from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from .bus import EventBus
-from .events import Event
+from typed_events.bus import EventBus
+from typed_events.events import Event
 
 __all__ = ["CapturedEvents", "capture_events"]
 

@@ -15,7 +15,7 @@ from typed_events.dispatch import ListenerOutcome as ListenerOutcome
 from typed_events.errors import ListenerSignatureError as ListenerSignatureError
 from typed_events.errors import QueueFullError as QueueFullError
 from typed_events.backends.base import ShutdownReport as ShutdownReport
-from typed_events.signatures import SignatureProblem as SignatureProblem
+from typed_events.errors import SignatureProblem as SignatureProblem
 from typed_events.backends.memory import SimpleEventEmitter as SimpleEventEmitter
 from typed_events.errors import TypedEventsError as TypedEventsError
 from typed_events.backends.base import UndeliveredCall as UndeliveredCall

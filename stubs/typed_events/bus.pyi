@@ -10,13 +10,13 @@ import anyio
 import anyio.from_thread
 import anyio.lowlevel
 from pydantic import BaseModel
+from typed_events._routing import Routing
 from typed_events.backends.base import BaseEventEmitterBackend, ShutdownReport
 from typed_events.backends.memory import SimpleEventEmitter
 from typed_events.dispatch import Dispatcher, DispatchResult, ErrorHandler
 from typed_events.errors import DuplicateEventError, EmitterNotRunningError, UnknownEventError
 from typed_events.events import Event, resolve_live
 from typed_events.listeners import Listener
-from typed_events.routing import Routing
 __all__ = ['EventBus']
 P = ParamSpec('P')
 EmitObserver = Callable[[Event], None]

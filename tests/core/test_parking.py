@@ -5,7 +5,7 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from typed_events.backends.parking import Parking, _AnyioParking, parking_for_current_loop
+from typed_events.backends._parking import Parking, _AnyioParking, parking_for_current_loop
 
 pytestmark = pytest.mark.anyio
 

@@ -9,8 +9,8 @@ from litestar import Litestar
 from litestar.events import listener as litestar_listener
 
 from typed_events import Event, EventBus, listener
+from typed_events._routing import Routing
 from typed_events.contrib.litestar import TypedEventsPlugin, typed_listener, wiring_of
-from typed_events.routing import Routing
 
 
 class Shipped(Event, event_id="lt_wired_shipped"):

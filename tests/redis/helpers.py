@@ -8,7 +8,7 @@ import anyio
 import pytest
 import redis
 
-from typed_events.backends.redis_dead_letter import DeadLetter
+from typed_events.backends.redis._dead_letter import DeadLetter
 
 
 async def eventually(condition: Callable[[], bool], what: str, within: float = 30.0) -> None:

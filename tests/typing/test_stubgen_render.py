@@ -12,7 +12,7 @@ from pydantic import Field
 
 from typed_events import Event
 from typed_events.cli import main
-from typed_events.stubgen import render_annotation, render_stubs
+from typed_events.cli._stubgen import render_annotation, render_stubs
 
 REPO = Path(__file__).resolve().parents[2]
 UserId = NewType("UserId", str)

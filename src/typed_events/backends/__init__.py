@@ -1,7 +1,7 @@
 """Backends deliver validated events to listeners: in memory, or across processes."""
 
-from .base import BaseEventEmitterBackend, ShutdownReport, UndeliveredCall
-from .memory import EmitterStats, SimpleEventEmitter
+from typed_events.backends.base import BaseEventEmitterBackend, ShutdownReport, UndeliveredCall
+from typed_events.backends.memory import EmitterStats, SimpleEventEmitter
 
 __all__ = [
     "BaseEventEmitterBackend",

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Literal
 
-from ..dispatch import Dispatcher
-from ..errors import EmitterNotRunningError
-from ..events import Event
+from typed_events.dispatch import Dispatcher
+from typed_events.errors import EmitterNotRunningError
+from typed_events.events import Event
 
 __all__ = ["BaseEventEmitterBackend", "ShutdownReport", "UndeliveredCall"]
 

@@ -14,13 +14,13 @@ from typing import Any
 import anyio
 import anyio.abc
 
-from ..dispatch import ResumeInContext, start_in_context
-from ..errors import EmitterNotRunningError, QueueFullError
-from ..events import Event
-from ..routing import Subscription
-from ..settings import require_int, require_seconds
-from .base import BaseEventEmitterBackend, ShutdownReport, UndeliveredCall
-from .parking import Parking, parking_for_current_loop
+from typed_events._routing import Subscription
+from typed_events._settings import require_int, require_seconds
+from typed_events.backends._parking import Parking, parking_for_current_loop
+from typed_events.backends.base import BaseEventEmitterBackend, ShutdownReport, UndeliveredCall
+from typed_events.dispatch import ResumeInContext, start_in_context
+from typed_events.errors import EmitterNotRunningError, QueueFullError
+from typed_events.events import Event
 
 __all__ = ["EmitterStats", "SimpleEventEmitter"]
 

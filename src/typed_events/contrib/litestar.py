@@ -45,10 +45,10 @@ from litestar.plugins import InitPluginProtocol
 from litestar.utils.sync import AsyncCallable
 from pydantic import ValidationError
 
-from ..bus import EventBus
-from ..errors import UnknownEventError
-from ..events import Event
-from ..listeners import Listener, listener, qualified_name
+from typed_events.bus import EventBus
+from typed_events.errors import UnknownEventError
+from typed_events.events import Event
+from typed_events.listeners import Listener, listener, qualified_name
 
 __all__ = [
     "TypedEmitterBackend",

@@ -25,11 +25,10 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from .redis_dead_letter import DeadLetter, ReplayError, dead_letter_key
-from .redis_url import mask_url
-
 if TYPE_CHECKING:
     import redis
+
+    from typed_events.backends.redis._dead_letter import DeadLetter
 
 __all__ = ["add_parser"]
 
@@ -132,6 +131,10 @@ def _with_client(
                 file=sys.stderr,
             )
             return 2
+        # Imported here: the rest of the command line works without the redis extra.
+        from typed_events.backends.redis._dead_letter import dead_letter_key
+        from typed_events.backends.redis._url import mask_url
+
         url = (
             args.url
             or os.environ.get("TYPED_EVENTS_REDIS_URL")
@@ -186,6 +189,8 @@ def _list(client: redis.Redis, key: str, args: argparse.Namespace) -> int:
 
 
 def _inspect(client: redis.Redis, key: str, args: argparse.Namespace) -> int:
+    from typed_events.backends.redis._dead_letter import DeadLetter
+
     entries = _range(client, key, args.id, args.id)
     if not entries:
         print(f"typed-events: error: no dead letter {args.id} in {key}", file=sys.stderr)
@@ -209,6 +214,8 @@ def _inspect(client: redis.Redis, key: str, args: argparse.Namespace) -> int:
 
 
 def _replay(client: redis.Redis, key: str, args: argparse.Namespace) -> int:
+    from typed_events.backends.redis._dead_letter import ReplayError
+
     letters = _chosen(client, key, args)
     if letters is None:
         return 2
@@ -242,6 +249,8 @@ def _delete(client: redis.Redis, key: str, args: argparse.Namespace) -> int:
 
 def _chosen(client: redis.Redis, key: str, args: argparse.Namespace) -> list[DeadLetter] | None:
     """The dead letters named by id, or every selected one with --all; None: usage error."""
+    from typed_events.backends.redis._dead_letter import DeadLetter
+
     if bool(args.ids) == bool(args.all):
         print("typed-events: error: name dead letter IDs, or pass --all", file=sys.stderr)
         return None
@@ -258,6 +267,8 @@ def _chosen(client: redis.Redis, key: str, args: argparse.Namespace) -> list[Dea
 
 
 def _selected(client: redis.Redis, key: str, args: argparse.Namespace) -> Iterator[DeadLetter]:
+    from typed_events.backends.redis._dead_letter import DeadLetter
+
     start = "-"
     while True:
         page = _range(client, key, start, "+", count=_PAGE)

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from typed_events.errors import ReplayError
+
 __all__ = [
     "DEAD_LETTER_SUFFIX",
     "ENVELOPE_FIELD",
@@ -44,10 +46,6 @@ KEPT_BYTES_OF_OVERSIZED = 4096
 def dead_letter_key(stream_prefix: str) -> str:
     """The dead-letter stream of a backend using ``stream_prefix``."""
     return f"{stream_prefix}{DEAD_LETTER_SUFFIX}"
-
-
-class ReplayError(ValueError):
-    """A dead letter that cannot be replayed (its envelope was cut or is not an object)."""
 
 
 @dataclass(frozen=True)

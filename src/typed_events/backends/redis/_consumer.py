@@ -25,11 +25,8 @@ import anyio.abc
 import redis.exceptions
 from redis.asyncio import Redis
 
-from ..dispatch import Dispatcher
-from ..envelope import EnvelopeError, decode
-from ..events import Event, EventRegistry
-from ..routing import Subscription
-from .redis_connection import (
+from typed_events._routing import Subscription
+from typed_events.backends.redis._connection import (
     RETRYABLE,
     Backoff,
     OutageWatch,
@@ -37,9 +34,12 @@ from .redis_connection import (
     is_missing_group,
     sleep_unless,
 )
-from .redis_dead_letter import ENVELOPE_FIELD, REPLAY_EXTENSION, DeadLetter
-from .redis_delivery import Delivery, delivery_context
-from .redis_group import GroupCommands, StreamMessage
+from typed_events.backends.redis._dead_letter import ENVELOPE_FIELD, REPLAY_EXTENSION, DeadLetter
+from typed_events.backends.redis._delivery import Delivery, delivery_context
+from typed_events.backends.redis._group import GroupCommands, StreamMessage
+from typed_events.dispatch import Dispatcher
+from typed_events.envelope import EnvelopeError, decode
+from typed_events.events import Event, EventRegistry
 
 __all__ = ["ConsumerSettings", "GroupConsumer"]
 

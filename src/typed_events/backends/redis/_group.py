@@ -4,7 +4,7 @@ Part of :mod:`typed_events.backends.redis`. redis-py types stream replies for ev
 client at once (``bytes`` or ``str`` keys and values, RESP2 lists or RESP3 maps, fields
 ``None`` for entries deleted while pending). The backend's client does not decode
 responses, so this module reads each reply, once, as the bytes it is; the delivery
-policy in :mod:`typed_events.backends.redis_consumer` sees only :class:`StreamMessage`.
+policy in :mod:`typed_events.backends.redis._consumer` sees only :class:`StreamMessage`.
 """
 
 from __future__ import annotations

@@ -12,22 +12,12 @@ listeners, or a Litestar app; ``--app-dir DIR`` puts DIR first on the import pat
 the current directory). Exit codes: 0 clean, 1 findings (or breaking schema changes),
 2 usage or import error. A user mistake never shows a raw traceback.
 
-Extension subcommands
----------------------
-Modules named in :data:`EXTENSION_MODULES` add subcommands: each exposes
-``add_parser(subparsers: argparse._SubParsersAction) -> None``, which registers its
-parser and sets its handler with ``parser.set_defaults(handler=run)``, where
-``run(args: argparse.Namespace) -> int`` returns the exit code. A handler may raise
-:class:`~typed_events.apploader.AppLoadError` (from :func:`~typed_events.apploader.load_app`)
-for a user mistake; it is printed as a one-line error with exit code 2. A module that does
-not exist is skipped; any other import error propagates (it is a bug, not a user mistake).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib
 import inspect
 import json
 import os
@@ -36,18 +26,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .apploader import AppLoadError, LoadedApp, load_app
-from .cli_output import Finding, event_views, render_check, render_list, render_table
-from .errors import DuplicateEventError
-from .events import Event
-from .routing import Routing
-from .schema import SchemaDocumentError, asyncapi_document, diff_schemas, event_schemas
-from .signatures import SignatureProblem
+from typed_events._routing import Routing
+from typed_events.cli import _dead_letter, _stubgen
+from typed_events.cli._app import AppLoadError, LoadedApp, load_app
+from typed_events.cli._output import Finding, event_views, render_check, render_list, render_table
+from typed_events.errors import DuplicateEventError, SignatureProblem
+from typed_events.events import Event
+from typed_events.schema import SchemaDocumentError, asyncapi_document, diff_schemas, event_schemas
 
-__all__ = ["EXTENSION_MODULES", "build_parser", "main"]
-
-EXTENSION_MODULES = ("typed_events.stubgen", "typed_events.backends.redis_cli")
-"""Modules whose ``add_parser(subparsers)`` registers more subcommands."""
+__all__ = ["build_parser", "main"]
 
 _APP_HELP = "module:attribute naming an EventBus, a list of listeners, or a Litestar app"
 
@@ -144,14 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("--format", choices=("text", "json"), default="text")
     diff.set_defaults(handler=_run_schema_diff)
 
-    for name in EXTENSION_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as error:
-            if error.name != name:
-                raise
-            continue
-        module.add_parser(commands)
+    _stubgen.add_parser(commands)
+    _dead_letter.add_parser(commands)
     return parser
 
 
@@ -200,10 +181,9 @@ class _Wiring:
 
 
 def _problem_finding(problem: SignatureProblem) -> Finding:
-    unknown = problem.message.startswith("no event class declares this id")
     return Finding(
         "error",
-        "unknown event id" if unknown else "listener signature",
+        str(problem.kind),
         problem.message,
         problem.fix,
         problem.location,

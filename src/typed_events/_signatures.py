@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from .events import Event
-from .listeners import Listener, underlying_function
-from .typecompat import accepts, describe, event_classes_in
+from typed_events._typecompat import accepts, describe, event_classes_in
+from typed_events.errors import SignatureProblem
+from typed_events.events import Event
+from typed_events.listeners import Listener, underlying_function
 
 __all__ = ["CallShape", "SignatureProblem", "Style", "call_shape", "check_listener"]
 
@@ -30,25 +31,6 @@ class Style(StrEnum):
 
     EVENT = "event"  # one parameter annotated with an Event class gets the instance
     KWARGS = "kwargs"  # the event's fields arrive as keyword arguments
-
-
-@dataclass(frozen=True)
-class SignatureProblem:
-    """One reason a listener cannot take an event, as one line of the error."""
-
-    listener: str
-    location: str
-    event_id: str
-    field: str | None
-    message: str
-    fix: str
-
-    def __str__(self) -> str:
-        field = f' field "{self.field}"' if self.field else ""
-        return (
-            f'{self.listener} ({self.location}), event "{self.event_id}"{field}: '
-            f"{self.message}. Fix: {self.fix}"
-        )
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, cast
 
-from .errors import ListenerSignatureError, UnknownEventError
-from .events import Event, EventRegistry, all_live_ids, resolve_live
-from .listeners import Listener
-from .signatures import SignatureProblem, Style, call_shape, check_listener
+from typed_events._signatures import Style, call_shape, check_listener
+from typed_events.errors import (
+    ListenerSignatureError,
+    ProblemKind,
+    SignatureProblem,
+    UnknownEventError,
+)
+from typed_events.events import Event, EventRegistry, all_live_ids, resolve_live
+from typed_events.listeners import Listener
 
 __all__ = ["Routing", "Subscription"]
 
@@ -133,6 +138,7 @@ def _unknown_id_problem(
         f"no event class declares this id{hint}",
         f"fix the id, or define `class X(Event, event_id={event_id!r})` and pass it in "
         "EventBus(events=[...])",
+        ProblemKind.UNKNOWN_EVENT,
     )
 
 

@@ -19,30 +19,20 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, cast
 
-from .bus import EventBus
-from .errors import DuplicateEventError, ListenerSignatureError
-from .events import Event
-from .listeners import Listener, qualified_name
-from .signatures import SignatureProblem
+from typed_events.bus import EventBus
+from typed_events.errors import (
+    AppLoadError,
+    DuplicateEventError,
+    ListenerSignatureError,
+    SignatureProblem,
+)
+from typed_events.events import Event
+from typed_events.listeners import Listener, qualified_name
 
 __all__ = ["AppLoadError", "LoadedApp", "load_app"]
 
 _EXPECTED = "an EventBus, a list of @listener functions, or a Litestar app"
 _PACKAGE_DIR = str(Path(__file__).resolve().parent)
-
-
-class AppLoadError(Exception):
-    """The ``APP`` string, its module or its attribute is not usable.
-
-    ``str(error)`` is one line; ``details`` holds the shortened traceback, if any;
-    ``exit_code`` is what the command exits with (2: usage or import error, 1: the app
-    was loaded but has findings).
-    """
-
-    def __init__(self, message: str, details: str = "", *, exit_code: int = 2) -> None:
-        super().__init__(message)
-        self.details = details
-        self.exit_code = exit_code
 
 
 @dataclass

@@ -3,13 +3,15 @@
 :func:`covers` answers for the JSON Schemas Pydantic writes (types, unions, ``$ref`` to
 nested models, literals and enums, arrays, objects, constraints), and answers False
 when unsure, so a diff never hides a breaking change. It is to JSON Schemas what
-:mod:`typed_events.typecompat` is to annotations.
+:mod:`typed_events._typecompat` is to annotations.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, cast
+
+from typed_events.errors import SchemaDocumentError
 
 __all__ = [
     "JSONObject",
@@ -26,10 +28,6 @@ JSONObject = dict[str, Any]
 """A JSON object as :func:`json.load` returns it; its values are arbitrary JSON."""
 JSONValue = JSONObject | list[Any] | str | int | float | bool | None
 """Any value :func:`json.load` returns: a schema fragment, or a whole document."""
-
-
-class SchemaDocumentError(ValueError):
-    """A file given to ``schema diff`` is not a schema document typed-events wrote."""
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,10 @@ from typing import Any, Literal
 
 from pydantic_core import to_jsonable_python
 
-from .events import Event
-from .listeners import Listener, ListenerOptions
-from .routing import Routing
-from .typecompat import describe
+from typed_events._routing import Routing
+from typed_events._typecompat import describe
+from typed_events.events import Event
+from typed_events.listeners import Listener, ListenerOptions
 
 __all__ = [
     "EventView",

@@ -14,33 +14,20 @@ from typing import Any
 import anyio
 from redis.asyncio import Redis
 
-from ..errors import EmitterNotRunningError, QueueFullError, TypedEventsError
-from ..events import Event
-from .redis_connection import RETRYABLE, Backoff, describe
-from .redis_dead_letter import ENVELOPE_FIELD
+from typed_events.backends.redis._connection import RETRYABLE, Backoff, describe
+from typed_events.backends.redis._dead_letter import ENVELOPE_FIELD
+from typed_events.errors import (
+    EmitterNotRunningError,
+    RedisWriteError,
+    WriteBufferFullError,
+)
+from typed_events.events import Event
 
 __all__ = ["PendingWrite", "RedisWriteError", "StreamWriter", "WriteBufferFullError"]
 
 logger = logging.getLogger("typed_events")
 
 _WRITE_BATCH = 512  # XADDs per pipeline round trip
-
-
-class RedisWriteError(TypedEventsError, ConnectionError):
-    """An event Redis did not acknowledge: refused, or still unwritten when the backend stopped."""
-
-
-class WriteBufferFullError(QueueFullError):
-    """A sync ``emit`` found ``max_pending`` events waiting to be written to Redis."""
-
-    def __init__(self, max_pending: int) -> None:
-        self.max_pending = max_pending
-        TypedEventsError.__init__(
-            self,
-            f"{max_pending} events are waiting to be written to Redis (is Redis down or "
-            "slow?). Use `await bus.emit_async(...)` to wait until Redis acknowledges, "
-            "or raise RedisStreamsBackend(max_pending=...).",
-        )
 
 
 @dataclass(eq=False)

@@ -1,19 +1,4 @@
-"""Redis Streams backend: the same listeners across many processes, nothing lost.
-
-```python
-from typed_events.backends.redis import RedisStreamsBackend
-
-bus = EventBus(listeners=[...], backend=RedisStreamsBackend(url, service="billing"))
-```
-
-Each event id has a stream ``{stream_prefix}{event_id}`` holding CloudEvents JSON
-envelopes (:mod:`typed_events.envelope`); each listener is a consumer group
-``{service}:{listener qualified name}``, so N replicas of a service handle each event
-once per listener. Delivery is at least once; :func:`current_delivery` gives a
-listener the event's CloudEvents ``id`` to deduplicate on. Needs the ``redis`` extra
-(``pip install 'typed-events[redis]'``) and runs on asyncio only, as redis-py's
-asyncio client does.
-"""
+"""The Redis Streams backend itself; its public names are re-exported by the package."""
 
 from __future__ import annotations
 
@@ -34,32 +19,20 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from ..dispatch import Dispatcher
-from ..envelope import EnvelopeError, encode
-from ..errors import EmitterNotRunningError, TypedEventsError
-from ..events import Event
-from ..settings import require_int, require_seconds
-from .base import BaseEventEmitterBackend, ShutdownReport, UndeliveredCall
-from .redis_consumer import ConsumerSettings, GroupConsumer
-from .redis_dead_letter import DEAD_LETTER_SUFFIX, dead_letter_key
-from .redis_delivery import Delivery, current_delivery
-from .redis_url import mask_url
-from .redis_writer import PendingWrite, RedisWriteError, StreamWriter, WriteBufferFullError
+from typed_events._settings import require_int, require_seconds
+from typed_events.backends.base import BaseEventEmitterBackend, ShutdownReport, UndeliveredCall
+from typed_events.backends.redis._consumer import ConsumerSettings, GroupConsumer
+from typed_events.backends.redis._dead_letter import DEAD_LETTER_SUFFIX, dead_letter_key
+from typed_events.backends.redis._url import mask_url
+from typed_events.backends.redis._writer import PendingWrite, StreamWriter
+from typed_events.dispatch import Dispatcher
+from typed_events.envelope import EnvelopeError, encode
+from typed_events.errors import EmitterNotRunningError, RedisUnavailableError
+from typed_events.events import Event
 
-__all__ = [
-    "Delivery",
-    "RedisStreamsBackend",
-    "RedisUnavailableError",
-    "RedisWriteError",
-    "WriteBufferFullError",
-    "current_delivery",
-]
+__all__ = ["RedisStreamsBackend"]
 
 logger = logging.getLogger("typed_events")
-
-
-class RedisUnavailableError(TypedEventsError, ConnectionError):
-    """The backend could not reach (or log in to) Redis when it started."""
 
 
 class _QuietDispatcher(Dispatcher):

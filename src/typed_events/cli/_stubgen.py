@@ -27,10 +27,9 @@ from typing import Any
 
 import typed_events
 import typed_events.bus
-
-from .apploader import AppLoadError, load_app
-from .events import Event
-from .routing import Routing
+from typed_events._routing import Routing
+from typed_events.cli._app import AppLoadError, load_app
+from typed_events.events import Event
 
 __all__ = ["add_parser", "render_stubs", "run"]
 

@@ -13,7 +13,7 @@ import types
 import typing
 from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
-from .events import Event
+from typed_events.events import Event
 
 __all__ = ["accepts", "describe", "event_classes_in"]
 

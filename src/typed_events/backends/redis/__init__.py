@@ -1,0 +1,39 @@
+"""Redis Streams backend: the same listeners across many processes, nothing lost.
+
+```python
+from typed_events.backends.redis import RedisStreamsBackend
+
+bus = EventBus(listeners=[...], backend=RedisStreamsBackend(url, service="billing"))
+```
+
+Each event id has a stream ``{stream_prefix}{event_id}`` holding CloudEvents JSON
+envelopes (:mod:`typed_events.envelope`); each listener is a consumer group
+``{service}:{listener qualified name}``, so N replicas of a service handle each event
+once per listener. Delivery is at least once; :func:`current_delivery` gives a
+listener the event's CloudEvents ``id`` to deduplicate on. Needs the ``redis`` extra
+(``pip install 'typed-events[redis]'``) and runs on asyncio only, as redis-py's
+asyncio client does.
+"""
+
+from typed_events.backends.redis._backend import RedisStreamsBackend
+from typed_events.backends.redis._delivery import Delivery, current_delivery
+from typed_events.errors import (
+    DeadLetterReason,
+    EnvelopeError,
+    RedisUnavailableError,
+    RedisWriteError,
+    ReplayError,
+    WriteBufferFullError,
+)
+
+__all__ = [
+    "DeadLetterReason",
+    "Delivery",
+    "EnvelopeError",
+    "RedisStreamsBackend",
+    "RedisUnavailableError",
+    "RedisWriteError",
+    "ReplayError",
+    "WriteBufferFullError",
+    "current_delivery",
+]

@@ -1,0 +1,24 @@
+"""Event schemas for other services: JSON Schema per event, AsyncAPI 3.0, and diffs.
+
+``typed-events schema APP`` writes :func:`event_schemas`; ``--format asyncapi`` writes
+:func:`asyncapi_document`; ``typed-events schema diff OLD NEW`` prints
+:func:`diff_schemas`. A change is *breaking* when a message valid under the old schema
+may be rejected under the new one (a consumer upgraded first can no longer read what
+producers still send): a field removed, a type narrowed, a new required field, an event
+removed. Everything else (an optional field added, a type widened, an event added) is
+*compatible*.
+"""
+
+from typed_events.errors import SchemaDocumentError
+from typed_events.schema._diff import SchemaChange, diff_schemas, read_events
+from typed_events.schema._generate import SCHEMA_FORMAT, asyncapi_document, event_schemas
+
+__all__ = [
+    "SCHEMA_FORMAT",
+    "SchemaChange",
+    "SchemaDocumentError",
+    "asyncapi_document",
+    "diff_schemas",
+    "event_schemas",
+    "read_events",
+]
