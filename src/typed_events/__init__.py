@@ -5,13 +5,15 @@ when the bus is built; the in-memory emitter is bounded, and Redis Streams carri
 same listeners across processes.
 """
 
-from typed_events.backends.base import BaseEventEmitterBackend, ShutdownReport, UndeliveredCall
+from typed_events._report import ShutdownReport, UndeliveredCall
+from typed_events.backends.base import BaseEventEmitterBackend
 from typed_events.backends.memory import EmitterStats, SimpleEventEmitter
 from typed_events.bus import EventBus
-from typed_events.dispatch import Dispatcher, DispatchResult, ListenerOutcome
+from typed_events.dispatch import DeliveryStats, Dispatcher, DispatchResult, ListenerOutcome
 from typed_events.errors import (
     DuplicateEventError,
     EmitterNotRunningError,
+    EventDefinitionError,
     ListenerSignatureError,
     QueueFullError,
     SignatureProblem,
@@ -20,9 +22,11 @@ from typed_events.errors import (
 )
 from typed_events.events import Event, EventRegistry
 from typed_events.listeners import Listener, ListenerOptions, listener
+from typed_events.middleware import Middleware
 
 __all__ = [
     "BaseEventEmitterBackend",
+    "DeliveryStats",
     "DispatchResult",
     "Dispatcher",
     "DuplicateEventError",
@@ -30,11 +34,13 @@ __all__ = [
     "EmitterStats",
     "Event",
     "EventBus",
+    "EventDefinitionError",
     "EventRegistry",
     "Listener",
     "ListenerOptions",
     "ListenerOutcome",
     "ListenerSignatureError",
+    "Middleware",
     "QueueFullError",
     "ShutdownReport",
     "SignatureProblem",

@@ -21,7 +21,7 @@ __all__ = ["Routing", "Subscription"]
 class Subscription:
     """One listener subscribed to one event class, with its call prepared once."""
 
-    __slots__ = ("call", "event_class", "is_async", "listener", "ordered", "plain_async", "style")
+    __slots__ = ("call", "event_class", "is_async", "listener", "ordered", "style")
 
     def __init__(self, listener: Listener[..., Any], event_class: type[Event], style: Style):
         self.listener = listener
@@ -30,10 +30,6 @@ class Subscription:
         # Read on every delivery: plain attributes, not lookups through the listener.
         self.is_async = listener.is_async
         self.ordered = listener.options.ordered
-        # Async, no retries, no timeout: a backend may start the call inline.
-        self.plain_async = (
-            listener.is_async and not listener.options.retries and listener.options.timeout is None
-        )
         self.call: Callable[[Event], Any] = _prepared_call(listener.func, style)
 
     def __repr__(self) -> str:

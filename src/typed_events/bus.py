@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextvars
+import inspect
 import threading
 from collections.abc import Callable, Iterable
+from enum import StrEnum
 from types import TracebackType
 from typing import Any, ParamSpec, overload
 
@@ -16,16 +18,25 @@ from pydantic import BaseModel
 from typed_events._routing import Routing
 from typed_events.backends.base import BaseEventEmitterBackend, ShutdownReport
 from typed_events.backends.memory import SimpleEventEmitter
-from typed_events.dispatch import Dispatcher, DispatchResult, ErrorHandler
+from typed_events.dispatch import DeliveryStats, Dispatcher, DispatchResult, ErrorHandler
 from typed_events.errors import DuplicateEventError, EmitterNotRunningError, UnknownEventError
 from typed_events.events import Event, resolve_live
 from typed_events.listeners import Listener
+from typed_events.middleware import Middleware
 
 __all__ = ["EventBus"]
 
 P = ParamSpec("P")
 
 EmitObserver = Callable[[Event], None]
+
+
+class BusState(StrEnum):
+    """Where a bus is in its life; ``emit`` works only while it is running."""
+
+    STOPPED = "stopped"
+    STARTING = "starting"
+    RUNNING = "running"
 
 
 class EventBus:
@@ -46,8 +57,13 @@ class EventBus:
     :param backend: defaults to a new :class:`~typed_events.SimpleEventEmitter`.
     :param on_error: ``on_error(event, listener, exception)``, sync or async, called once
         per listener call that finally fails.
+    :param on_error_timeout: seconds one ``on_error`` call may take (it never holds up
+        other listeners; past this it is abandoned and logged).
+    :param middleware: :class:`~typed_events.Middleware` objects, the first outermost.
     :raises ListenerSignatureError: if a listener cannot accept an event it subscribes to.
     :raises DuplicateEventError: if two classes claim one id.
+    :raises TypeError: if ``on_error`` cannot be called with ``(event, listener, exception)``.
+    :raises ValueError: if ``backend`` already belongs to another bus.
     """
 
     def __init__(
@@ -57,18 +73,26 @@ class EventBus:
         *,
         backend: BaseEventEmitterBackend | None = None,
         on_error: ErrorHandler | None = None,
+        on_error_timeout: float = 5.0,
+        middleware: Iterable[Middleware] = (),
     ) -> None:
+        _require_error_handler(on_error)
+        self.middleware = tuple(_require_middleware(m) for m in middleware)
         self.routing = Routing.build(listeners, events)
         self.registry = self.routing.registry
         self.backend = backend if backend is not None else SimpleEventEmitter()
-        self.dispatcher = Dispatcher(self.routing, on_error)
-        self.shutdown_report: ShutdownReport | None = None
+        self.dispatcher = Dispatcher(
+            self.routing, on_error, on_error_timeout=on_error_timeout, middleware=self.middleware
+        )
+        # Attached now, so a backend given to a second bus is refused before it is used.
+        self.backend.attach(self.dispatcher)
+        self._emit_hooks = [m.on_emit for m in self.middleware if _overrides_on_emit(m)]
         # The registry is fixed once the bus is built; emit reads these on every call.
         self._build_by_class = {cls: _builder(cls) for cls in self.registry}
         self._build_by_id = {cls.event_id: build for cls, build in self._build_by_class.items()}
         self._backend_emit = self.backend.emit
         self._running = False
-        self._state = "stopped"
+        self._state = BusState.STOPPED
         self._token: anyio.lowlevel.EventLoopToken | None = None
         self._loop_thread: int | None = None
         self._observers: list[EmitObserver] = []
@@ -87,6 +111,25 @@ class EventBus:
     def running(self) -> bool:
         """True between entering and leaving ``async with bus``."""
         return self._running
+
+    @property
+    def state(self) -> BusState:
+        """Stopped, starting or running."""
+        return self._state
+
+    @property
+    def stats(self) -> DeliveryStats:
+        """A snapshot of the delivery counters of the current (or last) run.
+
+        After ``async with bus`` has exited,
+        ``delivered + failed + dropped + redelivered == accepted``.
+        """
+        return self.dispatcher.stats
+
+    @property
+    def shutdown_report(self) -> ShutdownReport | None:
+        """What the last stop could not deliver (None before the first stop)."""
+        return self.backend.shutdown_report
 
     # -- emitting ---------------------------------------------------------------------
 
@@ -112,21 +155,25 @@ class EventBus:
             instance: Event = event  # type: ignore[assignment]  # an instance of a bus event
         else:
             instance = self._validated(event, args, kwargs)
-        if self._running and not self._observers and threading.get_ident() == self._loop_thread:
+        if (
+            self._running
+            and not self._observers
+            and not self._emit_hooks
+            and threading.get_ident() == self._loop_thread
+        ):
             self._backend_emit(instance)  # the common case, checked in one go
             return
         self._require_running()
-        if self._observers:
-            self._notify(instance)
         if threading.get_ident() == self._loop_thread:
-            self._backend_emit(instance)
+            self._through_hooks(instance, self._accept)
             return
         # From another thread: hand over to the event loop and wait only for the
         # hand-over (so a full queue still raises here), with this thread's contextvars.
         context = contextvars.copy_context()
         try:
             anyio.from_thread.run_sync(
-                lambda: context.run(self._backend_emit, instance), token=self._token
+                lambda: context.run(self._through_hooks, instance, self._accept),
+                token=self._token,
             )
         except anyio.RunFinishedError:
             raise EmitterNotRunningError(
@@ -150,7 +197,7 @@ class EventBus:
         """
         instance = self._validated(event, args, kwargs)
         self._require_running()
-        self._notify(instance)
+        self._through_hooks(instance, self._notify)
         await self.backend.emit_async(instance)
 
     @overload
@@ -171,7 +218,7 @@ class EventBus:
         """
         instance = self._validated(event, args, kwargs)
         self._require_running()
-        self._notify(instance)
+        self._through_hooks(instance, self._notify)
         return await self.dispatcher.dispatch(instance)
 
     def validate(
@@ -243,8 +290,27 @@ class EventBus:
         for observe in self._observers:
             observe(instance)
 
+    def _accept(self, instance: Event) -> None:
+        self._notify(instance)
+        self._backend_emit(instance)
+
+    def _through_hooks(self, instance: Event, last: Callable[[Event], None]) -> None:
+        """Run the middleware's ``on_emit`` hooks around ``last`` (first outermost)."""
+        hooks = self._emit_hooks
+        if not hooks:
+            last(instance)
+            return
+
+        def step(index: int) -> Callable[[Event], None]:
+            if index == len(hooks):
+                return last
+            hook, following = hooks[index], step(index + 1)
+            return lambda event: hook(event, following)
+
+        step(0)(instance)
+
     def _require_running(self) -> None:
-        if self._state != "running":
+        if self._state is not BusState.RUNNING:
             raise EmitterNotRunningError(
                 f"the bus is {self._state}: emit inside `async with bus:` "
                 "(with Litestar, the plugin enters it in the app's lifespan)"
@@ -253,22 +319,19 @@ class EventBus:
     # -- lifecycle --------------------------------------------------------------------
 
     async def __aenter__(self) -> EventBus:
-        if self._state != "stopped":
+        if self._state is not BusState.STOPPED:
             raise EmitterNotRunningError(
                 f"the bus is already {self._state}; enter `async with bus` once at a time"
             )
-        self._state = "starting"
-        self.shutdown_report = None
-        self.dispatcher.failed_calls = 0
+        self._state = BusState.STARTING
         try:
-            self.backend.attach(self.dispatcher)
             await self.backend.__aenter__()
         except BaseException:
-            self._state = "stopped"
+            self._state = BusState.STOPPED
             raise
         self._token = anyio.lowlevel.current_token()
         self._loop_thread = threading.get_ident()
-        self._state = "running"
+        self._state = BusState.RUNNING
         self._running = True
         return self
 
@@ -283,11 +346,10 @@ class EventBus:
         try:
             await self.backend.__aexit__(exc_type, exc_value, traceback)
         finally:
-            self._state = "stopped"
+            self._state = BusState.STOPPED
             self._running = False
             self._token = None
             self._loop_thread = None
-            self.shutdown_report = self.backend.shutdown_report
 
     # -- observing ----------------------------------------------------------------------
 
@@ -298,6 +360,38 @@ class EventBus:
         """
         self._observers.append(observer)
         return lambda: self._observers.remove(observer)
+
+
+def _require_error_handler(on_error: object) -> None:
+    if on_error is None:
+        return
+    if not callable(on_error):
+        raise TypeError(
+            f"on_error must be callable as on_error(event, listener, exception), got {on_error!r}"
+        )
+    try:
+        inspect.signature(on_error).bind(None, None, None)
+    except TypeError as error:
+        raise TypeError(
+            f"on_error={on_error!r} cannot be called as on_error(event, listener, exception) "
+            f"({error}); give it three parameters, e.g. "
+            "`def on_error(event: Event, listener: Listener[..., Any], exc: BaseException)`"
+        ) from None
+    except ValueError:
+        return  # no signature to read (a builtin): undecidable, so accepted
+
+
+def _require_middleware(item: object) -> Middleware:
+    if isinstance(item, Middleware):
+        return item
+    raise TypeError(
+        f"EventBus(middleware=[...]) takes typed_events.Middleware objects, got {item!r}; "
+        "subclass Middleware and override on_emit and/or on_call"
+    )
+
+
+def _overrides_on_emit(middleware: Middleware) -> bool:
+    return type(middleware).on_emit is not Middleware.on_emit
 
 
 def _fill_positional(

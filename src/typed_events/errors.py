@@ -3,6 +3,7 @@
 Each message says what went wrong, where, and how to fix it. The tree::
 
     TypedEventsError
+    ├── EventDefinitionError (TypeError)      an Event class that cannot be an event
     ├── DuplicateEventError (ValueError)      two classes claim one event id
     ├── UnknownEventError (LookupError)       an id no event declares
     ├── ListenerSignatureError (TypeError)    listeners that cannot take their events
@@ -34,6 +35,7 @@ __all__ = [
     "DuplicateEventError",
     "EmitterNotRunningError",
     "EnvelopeError",
+    "EventDefinitionError",
     "ListenerSignatureError",
     "ProblemKind",
     "QueueFullError",
@@ -51,6 +53,11 @@ __all__ = [
 
 class TypedEventsError(Exception):
     """Base class of the errors typed-events raises on purpose."""
+
+
+class EventDefinitionError(TypedEventsError, TypeError):
+    """An ``Event`` subclass that cannot be an event: a bad id, a reserved field, a config
+    that unfreezes it. Raised when the class is defined."""
 
 
 class DuplicateEventError(TypedEventsError, ValueError):

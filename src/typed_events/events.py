@@ -10,11 +10,16 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from typed_events.errors import DuplicateEventError, UnknownEventError
+from typed_events.errors import DuplicateEventError, EventDefinitionError, UnknownEventError
 
-__all__ = ["Event", "EventRegistry", "event_id_from_name"]
+__all__ = ["RESERVED_FIELD_NAMES", "Event", "EventRegistry", "event_id_from_name"]
 
 _WORD_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+# Ids become Redis keys, CLI output and log fields: a small, safe alphabet.
+_VALID_ID = re.compile(r"[A-Za-z0-9_.:-]+")
+
+RESERVED_FIELD_NAMES = frozenset({"event_id"})
+"""Names an event class may not use for a field: ``Event`` reads them on the class."""
 
 
 def event_id_from_name(class_name: str) -> str:
@@ -46,12 +51,42 @@ class Event(BaseModel):
 
     def __init_subclass__(cls, *, event_id: str | None = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if event_id is not None and (not isinstance(event_id, str) or not event_id):
-            raise TypeError(
-                f"{cls.__qualname__}: event_id must be a non-empty string, got {event_id!r}"
-            )
+        if event_id is not None:
+            require_valid_id(event_id, f"{cls.__qualname__}(Event, event_id=...)")
         cls.event_id = event_id or event_id_from_name(cls.__name__)
+        require_valid_id(cls.event_id, f"the id derived from class name {cls.__qualname__!r}")
         _live_events.setdefault(cls.event_id, []).append(weakref.ref(cls))
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        # Runs once Pydantic has collected the fields (__init_subclass__ runs before).
+        super().__pydantic_init_subclass__(**kwargs)
+        where = f"{cls.__module__}.{cls.__qualname__}"
+        clash = sorted(RESERVED_FIELD_NAMES & set(cls.model_fields))
+        if clash:
+            raise EventDefinitionError(
+                f"{where} has a field named {clash[0]!r}, which Event reserves (the event's "
+                f"id is the class attribute {clash[0]!r}); rename the field, e.g. "
+                f"`{clash[0]}_value`"
+            )
+        config = cls.model_config
+        if config.get("frozen") is not True or config.get("extra") != "forbid":
+            raise EventDefinitionError(
+                f"{where} sets model_config frozen={config.get('frozen')!r}, "
+                f"extra={config.get('extra')!r}; events must stay frozen=True, extra='forbid' "
+                "(one instance is shared by every listener, and unknown fields would reach "
+                "**kwargs listeners as nothing). Remove those keys from its model_config"
+            )
+
+
+def require_valid_id(event_id: object, where: str) -> None:
+    """Raise :class:`EventDefinitionError` unless ``event_id`` is a usable event id."""
+    if not isinstance(event_id, str) or not _VALID_ID.fullmatch(event_id):
+        raise EventDefinitionError(
+            f"{where}: event id {event_id!r} is not valid; an id is a non-empty string of "
+            "letters, digits and _ . : - (no spaces or control characters), e.g. "
+            "'user_created' or 'billing.invoice_paid'"
+        )
 
 
 def live_event_classes(event_id: str) -> list[type[Event]]:

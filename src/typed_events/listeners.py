@@ -7,7 +7,7 @@ import inspect
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
+from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, cast, overload
 
 from typed_events._settings import require_int, require_seconds
 from typed_events.events import Event
@@ -44,6 +44,11 @@ class ListenerOptions:
     ordered: bool = False
 
     def __post_init__(self) -> None:
+        if not isinstance(self.ordered, bool):
+            raise TypeError(
+                f"listener option ordered must be True or False, got {self.ordered!r}; "
+                "write @listener(MyEvent, ordered=True)"
+            )
         require_int("retries", self.retries, 0)
         require_seconds("retry_backoff", self.retry_backoff)
         if self.timeout is not None:
@@ -51,7 +56,18 @@ class ListenerOptions:
 
     def backoff_before(self, attempt: int) -> float:
         """Seconds to wait before retry number ``attempt`` (1 for the first retry)."""
-        return float(self.retry_backoff * 2 ** (attempt - 1))
+        return backoff_delay(self.retry_backoff, attempt)
+
+
+_DEFAULT_OPTIONS = ListenerOptions()
+
+
+def backoff_delay(first: float, attempt: int) -> float:
+    """Seconds before retry number ``attempt`` (1 for the first): ``first``, doubling after.
+
+    The one backoff formula: in-process retries and Redis redeliveries both use it.
+    """
+    return float(first * 2 ** (attempt - 1))
 
 
 class Listener(Generic[P, R]):
@@ -71,10 +87,20 @@ class Listener(Generic[P, R]):
         events: tuple[EventRef, ...],
         options: ListenerOptions,
     ) -> None:
+        descriptor: Any = func
+        if isinstance(descriptor, staticmethod | classmethod):
+            # @listener above @staticmethod / @classmethod: keep the function, remember how
+            # it binds (a classmethod binds to the class on access, a staticmethod never).
+            bound: Any = cast("Any", descriptor)  # the descriptor's own type params are noise
+            self._binding: type[Any] | None = type(bound)
+            func = cast("Callable[P, R]", bound.__func__)
+        else:
+            self._binding = None
+        refuse_non_listener(func)
         self.func = func
         self.events = events
         self.options = options
-        self.is_async = _is_async_callable(func)
+        self.is_async = returns_awaitable(func)
         self.name = qualified_name(func)
         self.location = source_location(func)
         functools.update_wrapper(self, func, updated=())
@@ -84,6 +110,11 @@ class Listener(Generic[P, R]):
 
     def __get__(self, instance: object, owner: type | None = None) -> Listener[..., R]:
         # Decorating a method: `instance.method` is a listener bound to that instance.
+        if self._binding is staticmethod:
+            return self
+        if self._binding is classmethod:
+            cls = owner if owner is not None else type(instance)
+            return Listener(self.func.__get__(cls, type(cls)), self.events, self.options)
         if instance is None:
             return self
         bound = self.func.__get__(instance, owner)
@@ -222,9 +253,11 @@ def listener(
     def decorate(func: Callable[P, R]) -> Listener[P, R]:
         if isinstance(func, Listener):
             # Stacked decorators: one listener subscribed to the union of both.
-            merged = tuple(dict.fromkeys((*func.events, *events)))
-            return Listener(func.func, merged, options)
-        if not callable(func):
+            inner = cast("Listener[P, R]", func)
+            merged = tuple(dict.fromkeys((*inner.events, *events)))
+            return Listener(inner.func, merged, _stacked_options(inner, options))
+        target: object = func
+        if not callable(target) and not isinstance(target, staticmethod | classmethod):
             raise TypeError(f"@listener(...) decorates a callable, got {func!r}")
         return Listener(func, events, options)
 
@@ -249,8 +282,68 @@ def underlying_function(func: Callable[..., Any]) -> Callable[..., Any]:
             return func
 
 
-def _is_async_callable(func: Callable[..., Any]) -> bool:
-    return inspect.iscoroutinefunction(underlying_function(func))
+def _stacked_options(inner: Listener[..., Any], outer: ListenerOptions) -> ListenerOptions:
+    """The options of ``@listener(A, ...) @listener(B, ...)``: one set, never a silent drop."""
+    if outer == inner.options or outer == _DEFAULT_OPTIONS:
+        return inner.options
+    if inner.options == _DEFAULT_OPTIONS:
+        return outer
+    raise TypeError(
+        f"{inner.where} is decorated twice with different options ({inner.options} and "
+        f"{outer}); give the options on one @listener(...) only (they apply to every event "
+        "it subscribes to)"
+    )
+
+
+def returns_awaitable(func: Callable[..., Any]) -> bool:
+    """True if calling ``func`` gives an awaitable that the pipeline should await on the loop.
+
+    Seen through partials, bound methods, callable objects, ``functools.wraps`` chains and
+    ``AsyncMock``. A sync callable that returns an awaitable anyway (a lambda returning a
+    coroutine) is not detectable here; the pipeline awaits its result all the same.
+    """
+    candidates: list[object] = [func, underlying_function(func)]
+    seen: set[int] = set()
+    while candidates:
+        candidate = candidates.pop()
+        if id(candidate) in seen:
+            continue
+        seen.add(id(candidate))
+        if inspect.iscoroutinefunction(candidate) or _marked_coroutine(candidate):
+            return True
+        wrapped = getattr(candidate, "__wrapped__", None)
+        if wrapped is not None:
+            candidates.append(wrapped)
+            candidates.append(underlying_function(wrapped))
+    return False
+
+
+def _marked_coroutine(candidate: object) -> bool:
+    # AsyncMock and asyncio's coroutine marker (inspect.markcoroutinefunction on 3.12+).
+    return (
+        getattr(candidate, "_is_coroutine", None)
+        is getattr(inspect, "_is_coroutine_mark", object())
+        or type(candidate).__name__ == "AsyncMock"
+    )
+
+
+def refuse_non_listener(func: object) -> None:
+    """Raise TypeError, with the fix, for a callable that cannot be a listener."""
+    if isinstance(func, type):
+        raise TypeError(
+            f"{qualified_name(func)} is a class; a listener is a function, a method or a "
+            "callable object. Decorate a function that builds and uses it instead"
+        )
+    if not callable(func):
+        raise TypeError(f"@listener(...) decorates a callable, got {func!r}")
+    target = underlying_function(func)
+    if inspect.isasyncgenfunction(target) or inspect.isgeneratorfunction(target):
+        kind = "an async generator" if inspect.isasyncgenfunction(target) else "a generator"
+        raise TypeError(
+            f"{qualified_name(func)} ({source_location(func)}) is {kind} function: calling it "
+            "only creates a generator that nobody iterates, so the listener would never run. "
+            "Use `async def` (or `def`) without `yield`"
+        )
 
 
 def qualified_name(func: Callable[..., Any]) -> str:

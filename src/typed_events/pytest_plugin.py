@@ -34,7 +34,9 @@ if TYPE_CHECKING:
 __all__ = ["EventCapture", "LoggedFailures", "event_capture"]
 
 _LOGGER = "typed_events"
-_REPORTER = "report_failure"  # the Dispatcher method that logs every failed listener call
+# The `outcome` field of the pipeline's log records (typed_events.dispatch) that mean a
+# listener failure nobody saw: a call that finally failed, an on_error that failed.
+_FAILURE_OUTCOMES = frozenset({"failed", "on_error failed", "on_error timeout"})
 _STRICT_OPTION = "--typed-events-strict"
 _failures_key = pytest.StashKey["LoggedFailures"]()
 
@@ -89,9 +91,9 @@ def event_capture() -> Iterator[EventCapture]:
 class LoggedFailures(logging.Handler):
     """Collects, during one test, the listener failures the bus logged.
 
-    Those are the ERROR records :meth:`typed_events.Dispatcher.report_failure` logs (a
-    listener call that failed after its retries, or an ``on_error`` handler that raised);
-    other errors of the library (a backend's connection trouble) are not listener failures.
+    Those are the ERROR records whose structured ``outcome`` field says a listener call
+    failed after its retries, or an ``on_error`` handler raised or timed out; other errors
+    of the library (a backend's connection trouble) are not listener failures.
     """
 
     def __init__(self) -> None:
@@ -101,7 +103,7 @@ class LoggedFailures(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         """Keep ``record`` if it reports a listener failure."""
-        if record.funcName == _REPORTER:
+        if getattr(record, "outcome", None) in _FAILURE_OUTCOMES:
             self.records.append(record)
 
     def new_failures(self) -> list[logging.LogRecord]:

@@ -2,8 +2,10 @@
 # regenerate with `typed-events stubgen examples.app:bus -o DIR`.
 import typing
 import contextvars
+import inspect
 import threading
 from collections.abc import Callable, Iterable
+from enum import StrEnum
 from types import TracebackType
 from typing import Any, ParamSpec, overload
 import anyio
@@ -13,17 +15,23 @@ from pydantic import BaseModel
 from typed_events._routing import Routing
 from typed_events.backends.base import BaseEventEmitterBackend, ShutdownReport
 from typed_events.backends.memory import SimpleEventEmitter
-from typed_events.dispatch import Dispatcher, DispatchResult, ErrorHandler
+from typed_events.dispatch import DeliveryStats, Dispatcher, DispatchResult, ErrorHandler
 from typed_events.errors import DuplicateEventError, EmitterNotRunningError, UnknownEventError
 from typed_events.events import Event, resolve_live
 from typed_events.listeners import Listener
+from typed_events.middleware import Middleware
 __all__ = ['EventBus']
 P = ParamSpec('P')
 EmitObserver = Callable[[Event], None]
 
+class BusState(StrEnum):
+    STOPPED = 'stopped'
+    STARTING = 'starting'
+    RUNNING = 'running'
+
 class EventBus:
 
-    def __init__(self, listeners: Iterable[Listener[..., Any]]=(), events: Iterable[type[Event]]=(), *, backend: BaseEventEmitterBackend | None=None, on_error: ErrorHandler | None=None) -> None:
+    def __init__(self, listeners: Iterable[Listener[..., Any]]=(), events: Iterable[type[Event]]=(), *, backend: BaseEventEmitterBackend | None=None, on_error: ErrorHandler | None=None, on_error_timeout: float=5.0, middleware: Iterable[Middleware]=()) -> None:
         ...
 
     @property
@@ -36,6 +44,18 @@ class EventBus:
 
     @property
     def running(self) -> bool:
+        ...
+
+    @property
+    def state(self) -> BusState:
+        ...
+
+    @property
+    def stats(self) -> DeliveryStats:
+        ...
+
+    @property
+    def shutdown_report(self) -> ShutdownReport | None:
         ...
 
     @overload
@@ -110,6 +130,12 @@ class EventBus:
     def _notify(self, instance: Event) -> None:
         ...
 
+    def _accept(self, instance: Event) -> None:
+        ...
+
+    def _through_hooks(self, instance: Event, last: Callable[[Event], None]) -> None:
+        ...
+
     def _require_running(self) -> None:
         ...
 
@@ -121,6 +147,15 @@ class EventBus:
 
     def add_observer(self, observer: EmitObserver) -> Callable[[], None]:
         ...
+
+def _require_error_handler(on_error: object) -> None:
+    ...
+
+def _require_middleware(item: object) -> Middleware:
+    ...
+
+def _overrides_on_emit(middleware: Middleware) -> bool:
+    ...
 
 def _fill_positional(event_class: type[Event], args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
     ...

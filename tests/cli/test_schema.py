@@ -54,7 +54,7 @@ def test_json_schema_per_event_validates_real_payloads() -> None:
 
 
 def test_nested_models_stay_inside_each_events_schema() -> None:
-    moved = _schema("rich_types:bus")["events"]["crm/customer.moved"]
+    moved = _schema("rich_types:bus")["events"]["crm:customer.moved"]
 
     assert moved["x-typed-events-class"] == "rich_types.CustomerMoved"
     validator = jsonschema.Draft202012Validator(moved)
@@ -93,9 +93,9 @@ def test_asyncapi_has_one_channel_and_message_per_event() -> None:
 
     assert document["info"] == {"title": "CRM", "version": "2.1.0"}
     channels = document["channels"]
-    assert {c["address"] for c in channels.values()} == {"crm/customer.moved", "crm/plan.changed"}
+    assert {c["address"] for c in channels.values()} == {"crm:customer.moved", "crm:plan.changed"}
     messages = document["components"]["messages"]
-    assert {m["name"] for m in messages.values()} == {"crm/customer.moved", "crm/plan.changed"}
+    assert {m["name"] for m in messages.values()} == {"crm:customer.moved", "crm:plan.changed"}
     assert list(document["operations"]) == ["receive_crm_customer.moved"]
     assert document["operations"]["receive_crm_customer.moved"]["summary"] == (
         "handled by rich_types.update_shipping"

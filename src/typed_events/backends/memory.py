@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import contextvars
-import dataclasses
 import logging
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 import anyio
-import anyio.abc
+import anyio.lowlevel
 
+from typed_events._report import ShutdownReport, UndeliveredCall, UndeliveredReason
 from typed_events._routing import Subscription
 from typed_events._settings import require_int, require_seconds
 from typed_events.backends._parking import Parking, parking_for_current_loop
-from typed_events.backends.base import BaseEventEmitterBackend, ShutdownReport, UndeliveredCall
-from typed_events.dispatch import ResumeInContext, start_in_context
+from typed_events.backends.base import BaseEventEmitterBackend, Lifecycle
+from typed_events.dispatch import Counters, DeliveryStats, ListenerOutcome
 from typed_events.errors import EmitterNotRunningError, QueueFullError
 from typed_events.events import Event
 
@@ -26,21 +24,12 @@ __all__ = ["EmitterStats", "SimpleEventEmitter"]
 
 logger = logging.getLogger("typed_events")
 
+EmitterStats = DeliveryStats
+"""The counters of a bus (older name; see :class:`~typed_events.DeliveryStats`)."""
+
 # Workers yield to the event loop after this many calls in a row, so a burst of
 # listeners that never await cannot starve the emitter or block cancellation.
 _CALLS_BETWEEN_CHECKPOINTS = 64
-
-
-@dataclass
-class EmitterStats:
-    """Counters of a :class:`SimpleEventEmitter`; nothing is dropped without counting it."""
-
-    emitted: int = 0  # events accepted (that had at least one listener)
-    delivered: int = 0  # listener calls that returned
-    failed: int = 0  # listener calls that finally raised (after retries)
-    rejected: int = 0  # sync emits refused with QueueFullError
-    dropped: int = 0  # listener calls not completed at shutdown
-
 
 # One accepted event is one queue item, whatever its number of listeners:
 # [event, context, subscriptions, next listener to start, listener calls not finished].
@@ -48,17 +37,6 @@ class EmitterStats:
 # than an object with an __init__ (measured 40 ns against 150 ns, a fifth of an emit).
 _Pending = list[Any]
 _EVENT, _CONTEXT, _SUBSCRIPTIONS, _NEXT, _REMAINING = range(5)
-
-
-class _OrderedLane:
-    """The backlog of an ``ordered=True`` listener: run by one worker at a time, in order."""
-
-    __slots__ = ("backlog", "busy", "subscription")
-
-    def __init__(self, subscription: Subscription) -> None:
-        self.subscription = subscription
-        self.backlog: deque[_Pending] = deque()
-        self.busy = False
 
 
 class SimpleEventEmitter(BaseEventEmitterBackend):
@@ -83,25 +61,21 @@ class SimpleEventEmitter(BaseEventEmitterBackend):
         self.max_pending = max_pending
         self.max_concurrency = max_concurrency
         self.shutdown_timeout = shutdown_timeout
-        self._counts = EmitterStats()
-        self._emitted = 0  # kept apart from _counts: it is bumped on every emit
         self._running = False
         self._queue: deque[_Pending] = deque()
         self._pending = 0
         self._idle_workers: list[Parking] = []
-        self._new_parking: Callable[[], Parking] = lambda: _no_parking_outside_a_loop()
         self._room_waiters: deque[anyio.Event] = deque()
         self._drained: anyio.Event | None = None
-        self._lanes: dict[int, _OrderedLane] = {}
-        self._in_flight: dict[int, tuple[Subscription, _Pending]] = {}
-        self._task_group: anyio.abc.TaskGroup | None = None
+        self._worker_tasks: set[int] = set()
         self._routes: dict[str, tuple[Subscription, ...]] = {}
+        self._counters = Counters()
         self._last_context: contextvars.Context | None = None
 
     @property
-    def stats(self) -> EmitterStats:
+    def stats(self) -> DeliveryStats:
         """A snapshot of the counters since the emitter was last entered."""
-        return dataclasses.replace(self._counts, emitted=self._emitted)
+        return self._counters.snapshot()
 
     # -- accepting events ---------------------------------------------------------
 
@@ -116,11 +90,13 @@ class SimpleEventEmitter(BaseEventEmitterBackend):
         subscriptions = self._routes.get(event.event_id)
         if not subscriptions:
             return  # a known event with no listener is a no-op
+        counters = self._counters
         if self._pending >= self.max_pending:
-            self._counts.rejected += 1
+            counters.rejected += 1
             raise QueueFullError(self.max_pending)
         self._pending += 1
-        self._emitted += 1
+        counters.emitted += 1
+        counters.accepted += len(subscriptions)
         context = contextvars.copy_context()
         last = self._last_context
         if last is not None and context == last:
@@ -137,13 +113,26 @@ class SimpleEventEmitter(BaseEventEmitterBackend):
                 idle.pop().unpark()
 
     async def emit_async(self, event: Event) -> None:
-        """Queue ``event``, waiting for room when ``max_pending`` events are pending."""
+        """Queue ``event``, waiting for room when ``max_pending`` events are pending.
+
+        :raises QueueFullError: from inside a listener of this emitter while the queue is
+            full: waiting there could wait for ever on the worker running that listener.
+        """
         if not self._running:
             raise EmitterNotRunningError("SimpleEventEmitter is not running")
         if event.event_id not in self._routes:
             await anyio.lowlevel.checkpoint()
             return
         while self._pending >= self.max_pending:
+            if anyio.get_current_task().id in self._worker_tasks:
+                self._counters.rejected += 1
+                raise QueueFullError(
+                    self.max_pending,
+                    "emit_async() was awaited inside a listener while the queue is full, and "
+                    "waiting there would hold the worker that has to make room (a deadlock). "
+                    "Raise SimpleEventEmitter(max_pending=...), or emit the follow-up from "
+                    "outside the listener",
+                )
             waiter = anyio.Event()
             self._room_waiters.append(waiter)
             try:
@@ -157,12 +146,13 @@ class SimpleEventEmitter(BaseEventEmitterBackend):
 
     # -- running listeners --------------------------------------------------------
 
-    async def _worker(self, worker_id: int) -> None:
+    async def _worker(self, new_parking: Callable[[], Parking]) -> None:
+        self._worker_tasks.add(anyio.get_current_task().id)
         queue = self._queue
-        attempt = self.attached_dispatcher.attempt
-        report_failure = self.attached_dispatcher.report_failure
-        in_flight = self._in_flight
-        parking = self._new_parking()
+        dispatcher = self.dispatcher
+        begin, in_order = dispatcher.begin, dispatcher.in_order
+        finish = self._finish_call
+        parking = new_parking()
         calls_in_a_row = 0
         while True:
             if not queue:
@@ -176,59 +166,20 @@ class SimpleEventEmitter(BaseEventEmitterBackend):
             if item[_NEXT] == len(item[_SUBSCRIPTIONS]):
                 queue.popleft()
             if subscription.ordered:
-                await self._run_lane(worker_id, subscription, item)
-            elif subscription.plain_async:
-                # What Dispatcher.attempt does for a listener without retries or
-                # timeout, minus two coroutine frames per call: the hot path.
-                in_flight[worker_id] = (subscription, item)
-                try:
-                    run = item[_CONTEXT].copy().run
-                    started = start_in_context(run, subscription.call, item[_EVENT])
-                    if type(started) is ResumeInContext:
-                        await started
-                except Exception as exc:
-                    del in_flight[worker_id]
-                    await report_failure(item[_EVENT], subscription.listener, exc)
-                    self._finish_call(item, False)
-                else:
-                    del in_flight[worker_id]
-                    self._finish_call(item, True)
+                lane = in_order(subscription, item[_EVENT], item[_CONTEXT], _finisher(finish, item))
+                if lane is not None:
+                    await lane  # this worker runs the lane; others queue behind it
             else:
-                in_flight[worker_id] = (subscription, item)
-                _, exception, _ = await attempt(subscription, item[_EVENT], item[_CONTEXT])
-                del in_flight[worker_id]
-                self._finish_call(item, exception is None)
+                pending = begin(subscription, item[_EVENT], item[_CONTEXT])
+                if pending is not None:
+                    await pending
+                finish(item)
             calls_in_a_row += 1
             if calls_in_a_row >= _CALLS_BETWEEN_CHECKPOINTS:
                 calls_in_a_row = 0
                 await anyio.lowlevel.checkpoint()
 
-    async def _run_lane(self, worker_id: int, subscription: Subscription, item: _Pending) -> None:
-        lane = self._lanes.get(id(subscription))
-        if lane is None:
-            lane = self._lanes[id(subscription)] = _OrderedLane(subscription)
-        lane.backlog.append(item)
-        if lane.busy:
-            return  # the worker already running this lane takes it, in order
-        lane.busy = True
-        try:
-            while lane.backlog:
-                queued = lane.backlog[0]
-                self._in_flight[worker_id] = (subscription, queued)
-                _, exception, _ = await self.attached_dispatcher.attempt(
-                    subscription, queued[_EVENT], queued[_CONTEXT]
-                )
-                del self._in_flight[worker_id]
-                lane.backlog.popleft()
-                self._finish_call(queued, exception is None)
-        finally:
-            lane.busy = False
-
-    def _finish_call(self, item: _Pending, succeeded: bool) -> None:
-        if succeeded:
-            self._counts.delivered += 1
-        else:
-            self._counts.failed += 1
+    def _finish_call(self, item: _Pending) -> None:
         item[_REMAINING] -= 1
         if item[_REMAINING]:
             return
@@ -240,81 +191,51 @@ class SimpleEventEmitter(BaseEventEmitterBackend):
 
     # -- lifecycle ------------------------------------------------------------------
 
-    async def __aenter__(self) -> SimpleEventEmitter:
-        if self._running:
-            raise EmitterNotRunningError(
-                "this SimpleEventEmitter is already running; give each bus its own backend"
-            )
-        self._routes = self.attached_dispatcher.routing.routes
-        self._counts = EmitterStats()
-        self._emitted = 0
-        self.shutdown_report = None
-        self._new_parking = parking_for_current_loop()
-        self._task_group = anyio.create_task_group()
-        await self._task_group.__aenter__()
-        for worker_id in range(self.max_concurrency):
-            self._task_group.start_soon(self._worker, worker_id)
-        self._running = True
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        assert self._task_group is not None
-        timed_out = False
+    async def run(self, lifecycle: Lifecycle) -> ShutdownReport:
+        """Run the worker pool until the bus stops, then drain within ``shutdown_timeout``."""
+        self._routes = lifecycle.dispatcher.routing.routes
+        self._counters = lifecycle.dispatcher.counters
+        new_parking = parking_for_current_loop()
         calls: tuple[UndeliveredCall, ...] = ()
-        # Shielded: an app being cancelled still gets its graceful drain.
-        with anyio.CancelScope(shield=True):
-            with anyio.move_on_after(self.shutdown_timeout) as scope:
+        timed_out = False
+        async with anyio.create_task_group() as workers:
+            for _ in range(self.max_concurrency):
+                workers.start_soon(self._worker, new_parking)
+            self._running = True
+            lifecycle.started()
+            await lifecycle.stopping()
+            # Still accepting while draining: follow-up emits from listeners are delivered.
+            with lifecycle.deadline(self.shutdown_timeout) as drain:
                 while self._pending:
                     self._drained = anyio.Event()
                     await self._drained.wait()
-            timed_out = scope.cancelled_caught
+            timed_out = drain.cancelled_caught
             self._running = False
             calls = self._undelivered_calls()
-        self._task_group.cancel_scope.cancel()
-        await self._task_group.__aexit__(None, None, None)
-        self._task_group = None
-        self._drained = None
+            workers.cancel_scope.cancel()
         for waiter in self._room_waiters:
             waiter.set()  # they see _running is False and raise EmitterNotRunningError
         self._room_waiters.clear()
         self._queue.clear()
-        self._lanes.clear()
-        self._in_flight.clear()
         self._idle_workers.clear()
+        self._worker_tasks.clear()
+        self._drained = None
         self._pending = 0
-        self.shutdown_report = ShutdownReport(calls, timed_out)
-        if calls:
-            self._counts.dropped += len(calls)
-            logger.warning(
-                "shutdown_timeout (%.3gs) ran out; %d listener call(s) not delivered "
-                "(raise SimpleEventEmitter(shutdown_timeout=...) to wait longer):\n%s",
-                self.shutdown_timeout,
-                len(calls),
-                self.shutdown_report,
-            )
+        return ShutdownReport(calls, timed_out)
 
     def _undelivered_calls(self) -> tuple[UndeliveredCall, ...]:
-        calls: list[UndeliveredCall] = []
-        for subscription, item in self._in_flight.values():
-            calls.append(UndeliveredCall(item[_EVENT], subscription.listener.name, "cancelled"))
-        running = {(id(s), id(i)) for s, i in self._in_flight.values()}
-        for lane in self._lanes.values():
-            name = lane.subscription.listener.name
-            for item in lane.backlog:
-                if (id(lane.subscription), id(item)) not in running:
-                    calls.append(UndeliveredCall(item[_EVENT], name, "not started"))
+        calls = self.dispatcher.undelivered()  # running calls and ordered backlogs
         for item in self._queue:
             for subscription in item[_SUBSCRIPTIONS][item[_NEXT] :]:
                 calls.append(
-                    UndeliveredCall(item[_EVENT], subscription.listener.name, "not started")
+                    UndeliveredCall(
+                        item[_EVENT], subscription.listener.name, UndeliveredReason.NOT_STARTED
+                    )
                 )
         return tuple(calls)
 
 
-def _no_parking_outside_a_loop() -> Parking:
-    raise EmitterNotRunningError("SimpleEventEmitter workers run only inside `async with`")
+def _finisher(
+    finish: Callable[[_Pending], None], item: _Pending
+) -> Callable[[ListenerOutcome], None]:
+    return lambda _outcome: finish(item)

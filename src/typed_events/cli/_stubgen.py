@@ -122,8 +122,9 @@ def _package_stub() -> str:
     # re-export what the real one does; the other modules still come from the package.
     lines: list[str] = []
     for name in sorted(typed_events.__all__):
-        module = getattr(typed_events, name).__module__
-        lines.append(f"from {module} import {name} as {name}")
+        value = getattr(typed_events, name)
+        # An alias (EmitterStats = DeliveryStats) is imported by its defining name.
+        lines.append(f"from {value.__module__} import {value.__name__} as {name}")
     lines.append("")
     lines.append(f"__all__ = {sorted(typed_events.__all__)!r}")
     lines.append("__version__: str")

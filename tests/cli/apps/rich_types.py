@@ -22,7 +22,7 @@ class Plan(StrEnum):
     PRO = "pro"
 
 
-class CustomerMoved(Event, event_id="crm/customer.moved"):
+class CustomerMoved(Event, event_id="crm:customer.moved"):
     """A customer gave a new address."""
 
     customer_id: int = Field(ge=1)
@@ -32,7 +32,7 @@ class CustomerMoved(Event, event_id="crm/customer.moved"):
     tags: tuple[str, ...] = ()
 
 
-class PlanChanged(Event, event_id="crm/plan.changed"):
+class PlanChanged(Event, event_id="crm:plan.changed"):
     customer_id: int
     plan: Plan
     source: Literal["web", "api"] = "web"

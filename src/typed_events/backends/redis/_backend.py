@@ -8,24 +8,21 @@ import logging
 import os
 import secrets
 import socket
-from types import TracebackType
-from typing import Any
 from urllib.parse import urlsplit
 
 import anyio
-import anyio.abc
 import redis.exceptions
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from typed_events._report import ShutdownReport, UndeliveredCall, UndeliveredReason
 from typed_events._settings import require_int, require_seconds
-from typed_events.backends.base import BaseEventEmitterBackend, ShutdownReport, UndeliveredCall
+from typed_events.backends.base import BaseEventEmitterBackend, Lifecycle
 from typed_events.backends.redis._consumer import ConsumerSettings, GroupConsumer
 from typed_events.backends.redis._dead_letter import DEAD_LETTER_SUFFIX, dead_letter_key
 from typed_events.backends.redis._url import mask_url
 from typed_events.backends.redis._writer import PendingWrite, StreamWriter
-from typed_events.dispatch import Dispatcher
 from typed_events.envelope import EnvelopeError, encode
 from typed_events.errors import EmitterNotRunningError, RedisUnavailableError
 from typed_events.events import Event
@@ -33,13 +30,6 @@ from typed_events.events import Event
 __all__ = ["RedisStreamsBackend"]
 
 logger = logging.getLogger("typed_events")
-
-
-class _QuietDispatcher(Dispatcher):
-    """Runs one delivery; the backend reports a failure once it gives the message up."""
-
-    async def report_failure(self, event: Event, subscriber: Any, exc: BaseException) -> None:
-        return None
 
 
 class RedisStreamsBackend(BaseEventEmitterBackend):
@@ -124,7 +114,6 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
         self._client: Redis | None = None
         self._writer = StreamWriter(max_pending, maxlen)
         self._consumers: list[GroupConsumer] = []
-        self._task_group: anyio.abc.TaskGroup | None = None
 
     def stream_key(self, event_id: str) -> str:
         """The stream holding the events of ``event_id``."""
@@ -179,7 +168,11 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
 
     # -- lifecycle ----------------------------------------------------------------------
 
-    async def __aenter__(self) -> RedisStreamsBackend:
+    async def run(self, lifecycle: Lifecycle) -> ShutdownReport:
+        """Connect, create the groups, write and consume until the bus stops; then drain.
+
+        :raises RedisUnavailableError: if Redis cannot be reached (or refuses the login).
+        """
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -187,16 +180,67 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
                 "RedisStreamsBackend runs on asyncio only (redis-py's client is asyncio-only); "
                 "run this app on asyncio, e.g. anyio.run(main, backend='asyncio')"
             ) from None
-        if self._client is not None:
-            raise EmitterNotRunningError(
-                "this RedisStreamsBackend is already running; give each bus its own backend"
-            )
-        dispatcher = self.attached_dispatcher
+        dispatcher = lifecycle.dispatcher
         if DEAD_LETTER_SUFFIX in dispatcher.routing.registry:
             raise ValueError(
                 f"event id {DEAD_LETTER_SUFFIX!r} would share its stream with the dead "
                 f"letters ({self.dead_letter_stream!r}); give that event another id"
             )
+        client = await self._connect()
+        unwritten: list[PendingWrite] = []
+        running: list[UndeliveredCall] = []
+        timed_out = False
+        try:
+            self._writer = StreamWriter(self.max_pending, self.maxlen)
+            self._writer.client = client
+            self._writer.accepting = True
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(self._writer.run)
+                for consumer in self._consumers:
+                    tasks.start_soon(consumer.run)
+                if self._consumers:
+                    tasks.start_soon(self._heartbeat)
+                lifecycle.started()
+                await lifecycle.stopping()
+                with lifecycle.deadline(self.shutdown_timeout) as drain:
+                    for consumer in self._consumers:
+                        consumer.stop()
+                    for consumer in self._consumers:
+                        await consumer.finished.wait()
+                    # Listeners may have emitted follow-ups while finishing: write them too.
+                    await self._writer.flush()
+                timed_out = drain.cancelled_caught
+                unwritten = self._writer.close(
+                    f"the backend stopped first (shutdown_timeout={self.shutdown_timeout}s)"
+                )
+                running = dispatcher.undelivered()
+                tasks.cancel_scope.cancel()
+            await self._forget_idle_consumers(client)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await client.aclose()
+            self._client = None
+        calls = tuple(
+            UndeliveredCall(w.event, w.stream, UndeliveredReason.NOT_WRITTEN) for w in unwritten
+        )
+        if calls:
+            logger.error(
+                "RedisStreamsBackend stopped with %d event(s) not written to Redis:\n%s",
+                len(calls),
+                ShutdownReport(calls),
+            )
+        if running:
+            logger.warning(
+                "shutdown_timeout (%.3gs) ran out while %d listener call(s) were running; "
+                "their messages stay pending and another consumer takes them over after "
+                "claim_idle (%.3gs)",
+                self.shutdown_timeout,
+                len(running),
+                self.claim_idle,
+            )
+        return ShutdownReport((*running, *calls), timed_out)
+
+    async def _connect(self) -> Redis:
         # redis-py retries nothing itself: the backend's loops own retrying and backoff
         # (a blind retry of a pipeline would write events twice).
         client = Redis.from_url(self.url, retry=Retry(NoBackoff(), 0))  # pyright: ignore[reportUnknownMemberType]  # redis-py leaves from_url's **kwargs unannotated
@@ -216,27 +260,15 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
                 ) from exc
             raise
         self._client = client
-        self.shutdown_report = None
-        self._writer = StreamWriter(self.max_pending, self.maxlen)
-        self._writer.client = client
-        self._writer.accepting = True
-        self._task_group = anyio.create_task_group()
-        await self._task_group.__aenter__()
-        self._task_group.start_soon(self._writer.run)
-        for consumer in self._consumers:
-            self._task_group.start_soon(consumer.run)
-        if self._consumers:
-            self._task_group.start_soon(self._heartbeat)
-        return self
+        return client
 
     def _plan_consumers(self, client: Redis) -> list[GroupConsumer]:
-        dispatcher = self.attached_dispatcher
+        dispatcher = self.dispatcher
         settings = ConsumerSettings(
             client=client,
             consumer=self.consumer_name,
             registry=dispatcher.routing.registry,
-            runner=_QuietDispatcher(dispatcher.routing),
-            reporter=dispatcher,
+            dispatcher=dispatcher,
             max_retries=self.max_retries,
             retry_backoff=self.retry_backoff,
             claim_idle=self.claim_idle,
@@ -270,62 +302,16 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
                 with contextlib.suppress(redis.exceptions.RedisError, OSError):
                     await consumer.heartbeat()
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        assert self._task_group is not None
-        assert self._client is not None
-        deadline = anyio.move_on_after(self.shutdown_timeout)
-        # Shielded: an app being cancelled still stops cleanly and writes what it accepted.
-        with anyio.CancelScope(shield=True), deadline:
-            for consumer in self._consumers:
-                consumer.stop()
-            for consumer in self._consumers:
-                await consumer.finished.wait()
-            # Listeners may have emitted follow-ups while finishing: write them too.
-            await self._writer.flush()
-        unwritten = self._writer.close(
-            f"the backend stopped first (shutdown_timeout={self.shutdown_timeout}s)"
-        )
-        # The task group's scope was entered before the shield: exit it outside the shield.
-        self._task_group.cancel_scope.cancel()
-        await self._task_group.__aexit__(None, None, None)
-        self._task_group = None
-        with anyio.CancelScope(shield=True):
-            await self._forget_idle_consumers()
-            await self._client.aclose()
-            self._client = None
-        calls = tuple(UndeliveredCall(w.event, w.stream, "not written") for w in unwritten)
-        self.shutdown_report = ShutdownReport(calls, deadline.cancelled_caught)
-        if calls:
-            logger.error(
-                "RedisStreamsBackend stopped with %d event(s) not written to Redis:\n%s",
-                len(calls),
-                self.shutdown_report,
-            )
-        elif deadline.cancelled_caught:
-            logger.warning(
-                "shutdown_timeout (%.3gs) ran out while listeners were running; their "
-                "messages stay pending and another consumer takes them over after "
-                "claim_idle (%.3gs)",
-                self.shutdown_timeout,
-                self.claim_idle,
-            )
-
-    async def _forget_idle_consumers(self) -> None:
+    async def _forget_idle_consumers(self, client: Redis) -> None:
         """Delete this process's consumers from their groups when nothing is pending."""
-        assert self._client is not None
         with anyio.move_on_after(min(self.shutdown_timeout, 1.0) or 0.1):
             for consumer in self._consumers:
                 try:
-                    pending = await self._client.xpending_range(
+                    pending = await client.xpending_range(
                         consumer.stream, consumer.group, "-", "+", 1, self.consumer_name
                     )
                     if not pending:  # deleting a consumer would drop its pending messages
-                        await self._client.xgroup_delconsumer(
+                        await client.xgroup_delconsumer(
                             consumer.stream, consumer.group, self.consumer_name
                         )
                 except (redis.exceptions.RedisError, OSError):

@@ -17,7 +17,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import anyio
@@ -37,8 +37,9 @@ from typed_events.backends.redis._connection import (
 from typed_events.backends.redis._dead_letter import ENVELOPE_FIELD, REPLAY_EXTENSION, DeadLetter
 from typed_events.backends.redis._delivery import Delivery, delivery_context
 from typed_events.backends.redis._group import GroupCommands, StreamMessage
-from typed_events.dispatch import Dispatcher
+from typed_events.dispatch import CallEnd, Dispatcher, ListenerOutcome, backoff_delay
 from typed_events.envelope import EnvelopeError, decode
+from typed_events.errors import DeadLetterReason
 from typed_events.events import Event, EventRegistry
 
 __all__ = ["ConsumerSettings", "GroupConsumer"]
@@ -56,8 +57,7 @@ class ConsumerSettings:
     client: Redis
     consumer: str
     registry: EventRegistry
-    runner: Dispatcher  # runs one delivery; reports nothing
-    reporter: Dispatcher  # the bus's: logs and calls on_error once a message is given up
+    dispatcher: Dispatcher  # the bus's pipeline: attempts a delivery, settles it
     max_retries: int
     retry_backoff: float
     claim_idle: float
@@ -274,12 +274,12 @@ class GroupConsumer:
             message.attempt,
         )
         context = delivery_context(delivery)
-        outcome = await self.settings.runner.deliver(self.subscription, envelope.event, context)
+        dispatcher = self.settings.dispatcher
+        outcome = await dispatcher.attempt(self.subscription, envelope.event, context)
         if outcome.exception is None:
+            await dispatcher.settle(self.subscription, envelope.event, outcome)
             return True
-        return await self._failed(
-            message, envelope.event, raw, delivery, outcome.exception, retries
-        )
+        return await self._failed(message, envelope.event, raw, delivery, outcome, retries)
 
     async def _failed(
         self,
@@ -287,36 +287,35 @@ class GroupConsumer:
         event: Event,
         raw: bytes,
         delivery: Delivery,
-        exc: BaseException,
+        outcome: ListenerOutcome,
         retries: anyio.abc.TaskGroup,
     ) -> bool:
-        listener = self.subscription.listener
+        dispatcher = self.settings.dispatcher
         if message.attempt <= self.settings.max_retries:
-            delay = self.settings.retry_backoff * 2.0 ** (message.attempt - 1)
-            logger.warning(
-                "listener %s failed on event %r (id %s), delivery %d of %d: %r; retrying in %.3gs",
-                listener.name,
-                event.event_id,
-                delivery.id,
-                message.attempt,
-                self.settings.max_retries + 1,
-                exc,
-                delay,
+            delay = backoff_delay(self.settings.retry_backoff, message.attempt)
+            await dispatcher.settle(
+                self.subscription,
+                event,
+                replace(outcome, attempts=message.attempt),
+                CallEnd.REDELIVERED,
+                detail=f"(id {delivery.id}), delivery {message.attempt} of "
+                f"{self.settings.max_retries + 1}, again in {delay:.3g}s",
             )
-            if listener.options.ordered:
+            if self.subscription.listener.options.ordered:
                 await self._retry_later(message.id, delay, retries)  # keep the order
             else:
                 retries.start_soon(self._retry_later, message.id, delay, retries)
             return False
+        exc = outcome.exception
         await self._dead_letter(
             message,
-            "listener failed",
+            DeadLetterReason.LISTENER_FAILED,
             f"{type(exc).__qualname__}: {exc}",
             raw,
             delivery.id,
             event.event_id,
         )
-        await self.settings.reporter.report_failure(event, listener, exc)
+        await dispatcher.settle(self.subscription, event, outcome, CallEnd.FAILED)
         return True
 
     async def _retry_later(

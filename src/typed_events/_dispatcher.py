@@ -1,0 +1,459 @@
+"""The :class:`Dispatcher`: the one pipeline that starts, attempts and settles every call."""
+
+from __future__ import annotations
+
+import contextvars
+import itertools
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+import anyio
+import anyio.abc
+
+from typed_events._calls import (
+    ResumeInContext,
+    call_in_thread,
+    cancelled_from_outside,
+    start_in_context,
+)
+from typed_events._outcomes import (
+    CallEnd,
+    Counters,
+    DeliveryStats,
+    DispatchResult,
+    ErrorHandler,
+    ListenerOutcome,
+)
+from typed_events._report import UndeliveredCall, UndeliveredReason
+from typed_events._reporting import Reporter
+from typed_events._routing import Routing, Subscription
+from typed_events.events import Event
+from typed_events.middleware import CallNext, Middleware
+
+__all__ = ["Dispatcher"]
+
+OutcomeCallback = Callable[[ListenerOutcome], None]
+_Invoke = Callable[[Subscription, Event, "contextvars.Context | None"], Awaitable[Any]]
+_Wrapped = Callable[[Event, Subscription, "contextvars.Context | None"], Awaitable[Any]]
+
+
+class _Lane:
+    """The backlog of an ``ordered=True`` listener: one call at a time, in emit order."""
+
+    __slots__ = ("backlog", "busy")
+
+    def __init__(self) -> None:
+        self.backlog: deque[tuple[Event, contextvars.Context, OutcomeCallback]] = deque()
+        self.busy = False
+
+
+class Dispatcher:
+    """Delivers events to the listeners a :class:`~typed_events.backends.Routing` names.
+
+    A backend calls :meth:`begin` (the cheap path for one call), :meth:`in_order` (an
+    ``ordered=True`` listener), :meth:`deliver` (one call, with its outcome) or
+    :meth:`attempt` + :meth:`settle` (a durable backend that decides itself whether a
+    failure is final). The bus builds the dispatcher; backends never build one.
+
+    :param on_error_timeout: seconds an ``on_error`` call may take before it is abandoned.
+    :param middleware: wraps every call attempt (``on_call``), the first outermost.
+    """
+
+    def __init__(
+        self,
+        routing: Routing,
+        on_error: ErrorHandler | None = None,
+        *,
+        on_error_timeout: float = 5.0,
+        middleware: Iterable[Middleware] = (),
+    ) -> None:
+        self.routing = routing
+        self.reporter = Reporter(on_error, on_error_timeout)
+        self.middleware = tuple(middleware)
+        # Calls that suspended (or run the full path), by a key of their own: a backend
+        # that stops reports them, and a call the report claimed is never counted twice.
+        self._running: dict[int, tuple[Subscription, Event]] = {}
+        self._keys = itertools.count(-1, -1)  # negative: never an id() of a live object
+        self._lanes: dict[Subscription, _Lane] = {}
+        wrapping = [m for m in self.middleware if _overrides_on_call(m)]
+        self._wrapped_call = _compose(wrapping, self._invoke) if wrapping else None
+        # Async, no retries, no timeout, no middleware: begin() starts them inline.
+        inline: set[Subscription] = set()
+        if not wrapping:
+            for subscriptions in routing.routes.values():
+                inline.update(s for s in subscriptions if _plain(s))
+        self._inline = frozenset(inline)
+
+    @property
+    def on_error(self) -> ErrorHandler | None:
+        """The bus's ``on_error`` handler."""
+        return self.reporter.on_error
+
+    @property
+    def counters(self) -> Counters:
+        """The live counters of the current run (backends bump ``emitted``/``accepted``)."""
+        return self.reporter.counters
+
+    @property
+    def stats(self) -> DeliveryStats:
+        """A frozen snapshot of the counters."""
+        return self.reporter.counters.snapshot()
+
+    @property
+    def failed_calls(self) -> int:
+        """Listener calls that finally failed (kept for older code; see :attr:`stats`)."""
+        return self.reporter.counters.failed
+
+    # -- a run, driven by the backend base class -------------------------------------------
+
+    def open(
+        self, side_tasks: anyio.abc.TaskGroup, on_fatal: Callable[[BaseException], None]
+    ) -> None:
+        """Start a run: fresh counters; ``on_error`` runs in ``side_tasks``; a
+        ``BaseException`` from a listener or ``on_error`` goes to ``on_fatal``."""
+        self._running.clear()
+        self._lanes.clear()
+        self.reporter.open(side_tasks, on_fatal)
+
+    def close(self) -> None:
+        """End a run."""
+        self._lanes.clear()
+        self.reporter.close()
+
+    def undelivered(self) -> list[UndeliveredCall]:
+        """Claim every call still running or waiting in an ordered lane, as undelivered.
+
+        The caller reports them (the backend base class counts them as dropped); a
+        claimed call that finishes after this is not counted again.
+        """
+        calls = [
+            UndeliveredCall(event, sub.listener.name, UndeliveredReason.CANCELLED)
+            for sub, event in self._running.values()
+        ]
+        running = {(id(s), id(e)) for s, e in self._running.values()}
+        self._running.clear()
+        for sub, lane in self._lanes.items():
+            for event, _, _ in lane.backlog:
+                if (id(sub), id(event)) not in running:
+                    calls.append(
+                        UndeliveredCall(event, sub.listener.name, UndeliveredReason.NOT_STARTED)
+                    )
+            lane.backlog.clear()
+        return calls
+
+    # -- starting a call ----------------------------------------------------------------
+
+    def begin(
+        self, subscription: Subscription, event: Event, context: contextvars.Context
+    ) -> Awaitable[object] | None:
+        """Start one accepted call; None if it already ended, else an awaitable that ends it.
+
+        The awaitable never raises for the listener's failure: it is counted, logged and
+        reported. This is the in-memory hot path: a listener that does not suspend costs
+        no task, no coroutine frame and no outcome object.
+        """
+        if subscription not in self._inline:
+            return self._deliver(subscription, event, context)
+        try:
+            started = start_in_context(context.copy().run, subscription.call, event)
+        except BaseException as exc:  # raised before any await: never a cancellation of ours
+            self._ended_abnormally(None, subscription, event, exc)
+            return None
+        if type(started) is ResumeInContext:
+            return self._resume(subscription, event, started)
+        self.reporter.counters.delivered += 1
+        return None
+
+    async def _resume(
+        self, subscription: Subscription, event: Event, started: ResumeInContext
+    ) -> None:
+        key = id(started)
+        self._running[key] = (subscription, event)
+        try:
+            await started
+        except BaseException as exc:
+            self._ended_abnormally(key, subscription, event, exc)
+            return
+        if self._running.pop(key, None) is not None:
+            self.reporter.counters.delivered += 1
+
+    def in_order(
+        self,
+        subscription: Subscription,
+        event: Event,
+        context: contextvars.Context,
+        done: OutcomeCallback,
+    ) -> Awaitable[None] | None:
+        """Queue a call of an ``ordered=True`` listener behind the ones before it.
+
+        Returns an awaitable that runs the lane (the caller becomes its runner) or None
+        when a runner is already at work; ``done(outcome)`` is called when the call ends.
+        """
+        lane = self._lanes.get(subscription)
+        if lane is None:
+            lane = self._lanes[subscription] = _Lane()
+        lane.backlog.append((event, context, done))
+        if lane.busy:
+            return None
+        lane.busy = True
+        return self._run_lane(subscription, lane)
+
+    async def _run_lane(self, subscription: Subscription, lane: _Lane) -> None:
+        try:
+            while lane.backlog:
+                event, context, done = lane.backlog[0]
+                outcome = await self._deliver(subscription, event, context)
+                if lane.backlog and lane.backlog[0][0] is event:
+                    lane.backlog.popleft()
+                done(outcome)
+        finally:
+            lane.busy = False
+
+    # -- attempting a call ----------------------------------------------------------------
+
+    async def deliver(
+        self, subscription: Subscription, event: Event, context: contextvars.Context | None = None
+    ) -> ListenerOutcome:
+        """Call one listener with ``event`` (retries, timeout), settle it, return the outcome.
+
+        Never raises for the listener's exception: it is logged, passed to ``on_error``
+        (awaited here) and returned in the outcome. Cancellation of the caller propagates.
+        """
+        self.reporter.counters.accepted += 1
+        outcome = await self._deliver(subscription, event, context, wait=True)
+        await self.reporter.run_queued_on_error()
+        return outcome
+
+    async def _deliver(
+        self,
+        subscription: Subscription,
+        event: Event,
+        context: contextvars.Context | None,
+        *,
+        wait: bool = False,
+    ) -> ListenerOutcome:
+        key = next(self._keys)
+        self._running[key] = (subscription, event)
+        try:
+            outcome = await self._attempts(subscription, event, context)
+        except BaseException as exc:
+            self._ended_abnormally(key, subscription, event, exc)
+            return ListenerOutcome(subscription.listener, None, exc)
+        if self._running.pop(key, None) is not None:
+            self._settle(subscription, event, outcome, None, wait, "")
+        return outcome  # (else the backend stopped first and reported it as dropped)
+
+    async def attempt(
+        self, subscription: Subscription, event: Event, context: contextvars.Context | None = None
+    ) -> ListenerOutcome:
+        """Count one accepted call and run its attempts; settling is up to the caller.
+
+        For a durable backend that decides after the fact whether a failure is final:
+        then :meth:`settle` with :attr:`CallEnd.REDELIVERED` or :attr:`CallEnd.FAILED`.
+        """
+        self.reporter.counters.accepted += 1
+        return await self._attempts(subscription, event, context)
+
+    async def _attempts(
+        self, subscription: Subscription, event: Event, context: contextvars.Context | None
+    ) -> ListenerOutcome:
+        listener = subscription.listener
+        options = listener.options
+        attempt = 1
+        while True:
+            try:
+                if options.timeout is None:
+                    result = await self._one_attempt(subscription, event, context)
+                else:
+                    with anyio.fail_after(options.timeout):
+                        result = await self._one_attempt(subscription, event, context)
+                return ListenerOutcome(listener, result, None, attempt)
+            except Exception as exc:  # isolating listener failures is the point
+                error: BaseException = exc
+            except BaseException as exc:
+                if not isinstance(exc, anyio.get_cancelled_exc_class()) or cancelled_from_outside():
+                    raise
+                error = exc  # the listener's own CancelledError: a failure like any other
+            if attempt > options.retries:
+                return ListenerOutcome(listener, None, error, attempt)
+            self.reporter.log(
+                logging.INFO,
+                CallEnd.RETRYING,
+                listener,
+                event,
+                attempt,
+                f"listener {listener.name} failed on event {event.event_id!r} "
+                f"(attempt {attempt} of {options.retries + 1}), retrying: {error!r}",
+            )
+            await anyio.sleep(options.backoff_before(attempt))
+            attempt += 1
+
+    def _one_attempt(
+        self, subscription: Subscription, event: Event, context: contextvars.Context | None
+    ) -> Awaitable[Any]:
+        if self._wrapped_call is None:
+            return self._invoke(subscription, event, context)
+        return self._wrapped_call(event, subscription, context)
+
+    @staticmethod
+    async def _invoke(
+        subscription: Subscription, event: Event, context: contextvars.Context | None
+    ) -> Any:
+        # Each call gets its own copy of the emitter's context: listeners see the
+        # emitter's contextvars, and what one listener sets does not leak to another.
+        run = (context or contextvars.copy_context()).copy().run
+        if not subscription.is_async:
+            return await call_in_thread(run, subscription.call, event)
+        started = start_in_context(run, subscription.call, event)
+        return await started if type(started) is ResumeInContext else started
+
+    # -- settling a call -----------------------------------------------------------------
+
+    async def settle(
+        self,
+        subscription: Subscription,
+        event: Event,
+        outcome: ListenerOutcome,
+        end: CallEnd | None = None,
+        *,
+        detail: str = "",
+    ) -> None:
+        """Count how a call ended; a final failure is logged and ``on_error`` awaited.
+
+        :param end: default: delivered if the outcome is ok, else failed.
+        :param detail: words for the log line of a redelivery (a durable backend's
+            delivery id and the delay).
+        """
+        self._settle(subscription, event, outcome, end, True, detail)
+        await self.reporter.run_queued_on_error()
+
+    def _settle(
+        self,
+        subscription: Subscription,
+        event: Event,
+        outcome: ListenerOutcome,
+        end: CallEnd | None,
+        wait: bool,
+        detail: str,
+    ) -> None:
+        reporter, listener = self.reporter, subscription.listener
+        if end is None:
+            end = CallEnd.DELIVERED if outcome.exception is None else CallEnd.FAILED
+        if end is CallEnd.DELIVERED:
+            reporter.counters.delivered += 1
+        elif end is CallEnd.DROPPED:
+            reporter.counters.dropped += 1
+        elif end is CallEnd.REDELIVERED:
+            reporter.counters.redelivered += 1
+            reporter.log(
+                logging.WARNING,
+                end,
+                listener,
+                event,
+                outcome.attempts,
+                f"listener {listener.name} failed on event {event.event_id!r} "
+                f"{detail}: {outcome.exception!r}",
+            )
+        else:
+            assert outcome.exception is not None
+            reporter.failed(listener, event, outcome.exception, outcome.attempts, wait=wait)
+
+    def _ended_abnormally(
+        self, key: int | None, subscription: Subscription, event: Event, exc: BaseException
+    ) -> None:
+        """A call that ended in an exception its attempts did not turn into an outcome."""
+        claimed = key is not None and self._running.pop(key, None) is None
+        cancelled = isinstance(exc, anyio.get_cancelled_exc_class())
+        if cancelled and key is not None and cancelled_from_outside():
+            if not claimed:
+                self.reporter.counters.dropped += 1  # cancelled by its caller, not at shutdown
+            raise exc
+        if claimed:
+            return
+        self.reporter.failed(subscription.listener, event, exc, 1)
+        if not isinstance(exc, Exception) and not cancelled:
+            # KeyboardInterrupt, SystemExit, a custom BaseException: the call failed, and
+            # the bus stops now, with the original exception (DESIGN 8).
+            self.reporter.fatal(exc)
+
+    # -- emit_and_wait ------------------------------------------------------------------
+
+    async def dispatch(
+        self, event: Event, context: contextvars.Context | None = None
+    ) -> DispatchResult:
+        """Run every listener of ``event`` concurrently and wait for all of them.
+
+        Listener i begins before listener i+1 begins; an ``ordered=True`` listener waits
+        behind its backlog. Each call is settled as any other (``on_error`` is awaited).
+        """
+        subscriptions = self.routing.subscriptions(event.event_id)
+        if context is None:
+            context = contextvars.copy_context()
+        self.reporter.counters.accepted += len(subscriptions)
+        outcomes: list[ListenerOutcome | None] = [None] * len(subscriptions)
+        if len(subscriptions) == 1 and not subscriptions[0].ordered:
+            outcomes[0] = await self._deliver(subscriptions[0], event, context, wait=True)
+        else:
+            async with anyio.create_task_group() as group:
+                for index in range(len(subscriptions)):
+                    await group.start(
+                        self._dispatch_one, subscriptions, index, event, context, outcomes
+                    )
+        await self.reporter.run_queued_on_error()
+        return DispatchResult(event, [o for o in outcomes if o is not None])
+
+    async def _dispatch_one(
+        self,
+        subscriptions: tuple[Subscription, ...],
+        index: int,
+        event: Event,
+        context: contextvars.Context,
+        outcomes: list[ListenerOutcome | None],
+        *,
+        task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+    ) -> None:
+        subscription = subscriptions[index]
+        if not subscription.ordered:
+            # started() does not yield: the listener begins before the next is started.
+            task_status.started()
+            outcomes[index] = await self._deliver(subscription, event, context, wait=True)
+            return
+        finished = anyio.Event()
+
+        def done(outcome: ListenerOutcome) -> None:
+            outcomes[index] = outcome
+            finished.set()
+
+        runner = self.in_order(subscription, event, context, done)
+        task_status.started()
+        if runner is not None:
+            await runner
+        await finished.wait()
+
+
+def _plain(subscription: Subscription) -> bool:
+    options = subscription.listener.options
+    return subscription.is_async and not options.retries and options.timeout is None
+
+
+def _overrides_on_call(middleware: Middleware) -> bool:
+    return type(middleware).on_call is not Middleware.on_call
+
+
+def _compose(middleware: list[Middleware], invoke: _Invoke) -> _Wrapped:
+    """Wrap ``invoke`` in every ``on_call``, the first middleware outermost."""
+
+    def call(
+        event: Event, subscription: Subscription, context: contextvars.Context | None
+    ) -> Awaitable[Any]:
+        def step(index: int) -> CallNext:
+            if index == len(middleware):
+                return lambda e, _listener: invoke(subscription, e, context)
+            hook, following = middleware[index].on_call, step(index + 1)
+            return lambda e, listener: hook(e, listener, following)
+
+        return step(0)(event, subscription.listener)
+
+    return call
