@@ -6,7 +6,7 @@ import contextvars
 import itertools
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
 
 import anyio
@@ -185,7 +185,7 @@ class Dispatcher:
         event: Event,
         context: contextvars.Context,
         done: OutcomeCallback,
-    ) -> Awaitable[None] | None:
+    ) -> Coroutine[Any, Any, None] | None:
         """Queue a call of an ``ordered=True`` listener behind the ones before it.
 
         Returns an awaitable that runs the lane (the caller becomes its runner) or None

@@ -259,6 +259,11 @@ class EventBus:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> Event:
+        if event is Event or type(event) is Event:
+            raise TypeError(
+                "emit() got the Event base class; emit an Event subclass (class "
+                "UserCreated(Event): ...), an instance of one, or an event id"
+            )
         if isinstance(event, Event):
             if args or kwargs:
                 raise TypeError(

@@ -207,12 +207,18 @@ class BaseEventEmitterBackend(ABC):
         lifecycle.end()
         try:
             # Waits for run() to return its report (it drains shielded) and for on_error
-            # calls still running (bounded by on_error_timeout).
+            # calls still running (bounded by on_error_timeout). It may raise the app's
+            # cancellation once they are done: the report is made in any case.
             await group.__aexit__(None, None, None)
         finally:
             self._task_group = None
             self._lifecycle = None
             self.dispatcher.close()
+            report = self._finish_report(lifecycle)
+        if report.interrupted_by is not None:
+            raise report.interrupted_by
+
+    def _finish_report(self, lifecycle: Lifecycle) -> ShutdownReport:
         report = self._report or ShutdownReport()
         if lifecycle.interruption is not None and report.interrupted_by is None:
             report = ShutdownReport(report.calls, report.timed_out, lifecycle.interruption)
@@ -232,5 +238,4 @@ class BaseEventEmitterBackend(ABC):
                 report,
                 extra={"outcome": "dropped", "dropped": dropped},
             )
-        if report.interrupted_by is not None:
-            raise report.interrupted_by
+        return report

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextvars
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import anyio
@@ -69,6 +69,10 @@ class SimpleEventEmitter(BaseEventEmitterBackend):
         self._drained: anyio.Event | None = None
         self._worker_tasks: set[int] = set()
         self._routes: dict[str, tuple[Subscription, ...]] = {}
+        # Events with ordered=True listeners: those calls join their lane at emit time,
+        # so a later emit_and_wait waits behind them (DESIGN 8).
+        self._ordered: dict[str, tuple[tuple[Subscription, ...], tuple[Subscription, ...]]] = {}
+        self._lane_runs: deque[Coroutine[Any, Any, None]] = deque()
         self._counters = Counters()
         self._last_context: contextvars.Context | None = None
 
@@ -106,10 +110,24 @@ class SimpleEventEmitter(BaseEventEmitterBackend):
             context = last
         else:
             self._last_context = context
-        self._queue.append([event, context, subscriptions, 0, len(subscriptions)])
+        item = [event, context, subscriptions, 0, len(subscriptions)]
+        if self._ordered and event.event_id in self._ordered:
+            unordered, ordered = self._ordered[event.event_id]
+            item[_SUBSCRIPTIONS] = unordered
+            for subscription in ordered:
+                done = _finisher(self._finish_call, item)
+                lane = self.dispatcher.in_order(subscription, event, context, done)
+                if lane is not None:
+                    self._lane_runs.append(lane)  # a worker runs it; the lane keeps the order
+            wake = len(unordered) + len(ordered)
+            if unordered:
+                self._queue.append(item)
+        else:
+            wake = len(subscriptions)
+            self._queue.append(item)
         idle = self._idle_workers
         if idle:
-            for _ in range(min(len(subscriptions), len(idle))):
+            for _ in range(min(wake, len(idle))):
                 idle.pop().unpark()
 
     async def emit_async(self, event: Event) -> None:
@@ -148,28 +166,25 @@ class SimpleEventEmitter(BaseEventEmitterBackend):
 
     async def _worker(self, new_parking: Callable[[], Parking]) -> None:
         self._worker_tasks.add(anyio.get_current_task().id)
-        queue = self._queue
-        dispatcher = self.dispatcher
-        begin, in_order = dispatcher.begin, dispatcher.in_order
+        queue, lane_runs = self._queue, self._lane_runs
+        begin = self.dispatcher.begin
         finish = self._finish_call
         parking = new_parking()
         calls_in_a_row = 0
         while True:
-            if not queue:
+            if lane_runs:
+                await lane_runs.popleft()  # an ordered listener's lane, run to its end
+            elif not queue:
                 calls_in_a_row = 0
                 self._idle_workers.append(parking)
                 await parking.park()
                 continue
-            item = queue[0]
-            subscription = item[_SUBSCRIPTIONS][item[_NEXT]]
-            item[_NEXT] += 1
-            if item[_NEXT] == len(item[_SUBSCRIPTIONS]):
-                queue.popleft()
-            if subscription.ordered:
-                lane = in_order(subscription, item[_EVENT], item[_CONTEXT], _finisher(finish, item))
-                if lane is not None:
-                    await lane  # this worker runs the lane; others queue behind it
             else:
+                item = queue[0]
+                subscription = item[_SUBSCRIPTIONS][item[_NEXT]]
+                item[_NEXT] += 1
+                if item[_NEXT] == len(item[_SUBSCRIPTIONS]):
+                    queue.popleft()
                 pending = begin(subscription, item[_EVENT], item[_CONTEXT])
                 if pending is not None:
                     await pending
@@ -194,6 +209,14 @@ class SimpleEventEmitter(BaseEventEmitterBackend):
     async def run(self, lifecycle: Lifecycle) -> ShutdownReport:
         """Run the worker pool until the bus stops, then drain within ``shutdown_timeout``."""
         self._routes = lifecycle.dispatcher.routing.routes
+        self._ordered = {
+            event_id: (
+                tuple(s for s in subscriptions if not s.ordered),
+                tuple(s for s in subscriptions if s.ordered),
+            )
+            for event_id, subscriptions in self._routes.items()
+            if any(s.ordered for s in subscriptions)
+        }
         self._counters = lifecycle.dispatcher.counters
         new_parking = parking_for_current_loop()
         calls: tuple[UndeliveredCall, ...] = ()
@@ -216,6 +239,9 @@ class SimpleEventEmitter(BaseEventEmitterBackend):
         for waiter in self._room_waiters:
             waiter.set()  # they see _running is False and raise EmitterNotRunningError
         self._room_waiters.clear()
+        for lane in self._lane_runs:
+            lane.close()  # never started: its calls are in the report as not started
+        self._lane_runs.clear()
         self._queue.clear()
         self._idle_workers.clear()
         self._worker_tasks.clear()
