@@ -71,6 +71,7 @@ class Dispatcher:
     ) -> None:
         self.routing = routing
         self.reporter = Reporter(on_error, on_error_timeout)
+        self._counters = self.reporter.counters  # read on every call: one attribute away
         self.middleware = tuple(middleware)
         # Calls that suspended (or run the full path), by a key of their own: a backend
         # that stops reports them, and a call the report claimed is never counted twice.
@@ -116,6 +117,7 @@ class Dispatcher:
         self._running.clear()
         self._lanes.clear()
         self.reporter.open(side_tasks, on_fatal)
+        self._counters = self.reporter.counters
 
     def close(self) -> None:
         """End a run."""
@@ -163,7 +165,7 @@ class Dispatcher:
             return None
         if type(started) is ResumeInContext:
             return self._resume(subscription, event, started)
-        self.reporter.counters.delivered += 1
+        self._counters.delivered += 1
         return None
 
     async def _resume(
@@ -177,7 +179,7 @@ class Dispatcher:
             self._ended_abnormally(key, subscription, event, exc)
             return
         if self._running.pop(key, None) is not None:
-            self.reporter.counters.delivered += 1
+            self._counters.delivered += 1
 
     def in_order(
         self,

@@ -197,7 +197,8 @@ class EventBus:
         """
         instance = self._validated(event, args, kwargs)
         self._require_running()
-        self._through_hooks(instance, self._notify)
+        if self._observers or self._emit_hooks:
+            self._through_hooks(instance, self._notify)
         await self.backend.emit_async(instance)
 
     @overload
