@@ -255,8 +255,18 @@ class Dispatcher:
         For a durable backend that decides after the fact whether a failure is final:
         then :meth:`settle` with :attr:`CallEnd.REDELIVERED` or :attr:`CallEnd.FAILED`.
         """
-        self.reporter.counters.accepted += 1
-        return await self._attempts(subscription, event, context)
+        self._counters.accepted += 1
+        try:
+            return await self._attempts(subscription, event, context)
+        except BaseException as exc:
+            if isinstance(exc, anyio.get_cancelled_exc_class()) and cancelled_from_outside():
+                # The backend stopped mid-call: a durable backend keeps the message, and
+                # another delivery follows (on this process's next start, or elsewhere).
+                self._counters.redelivered += 1
+                raise
+            self._ended_abnormally(None, subscription, event, exc)  # counted, logged, fatal
+            await anyio.sleep_forever()  # the bus is stopping now; the message stays pending
+            raise  # pragma: no cover  # sleep_forever only ends by cancellation
 
     async def _attempts(
         self, subscription: Subscription, event: Event, context: contextvars.Context | None

@@ -367,3 +367,43 @@ def test_invalid_settings_are_refused_with_the_name(settings: dict[str, Any], me
     url = arguments.pop("url")
     with pytest.raises(ValueError, match=re.escape(message)):
         RedisStreamsBackend(url, **arguments)
+
+
+@pytest.mark.asyncio
+async def test_the_pipeline_edges_hold_through_redis_consumers(redis_server: RedisServer) -> None:
+    """A Redis consumer runs listeners through the same pipeline: counters add up, and a
+    BaseException stops the bus at once with the original exception."""
+    handled: list[str] = []
+
+    @listener(Signup)
+    async def flaky(email: str) -> None:
+        if email.startswith("bad"):
+            raise ValueError(email)
+        handled.append(email)
+
+    backend = RedisStreamsBackend(
+        redis_server.url, service="edges", max_retries=1, retry_backoff=0.01
+    )
+    async with EventBus([flaky], backend=backend) as bus:
+        for email in ("a@x", "bad@x", "b@x"):
+            bus.emit(Signup(email=email))
+        await eventually(lambda: bus.stats.failed == 1 and len(handled) == 2, "the outcomes")
+    stats = bus.stats
+    assert (stats.delivered, stats.failed, stats.redelivered) == (2, 1, 1)
+    assert stats.delivered + stats.failed + stats.dropped + stats.redelivered == stats.accepted
+
+    @listener(Welcome)
+    async def interrupts(email: str) -> None:
+        raise KeyboardInterrupt
+
+    stopping = RedisStreamsBackend(redis_server.url, service="edges", shutdown_timeout=30)
+
+    async def serve() -> None:
+        async with EventBus([interrupts], backend=stopping) as bus:
+            bus.emit(Welcome(email="c@x"))
+            await anyio.sleep(60)
+
+    with anyio.fail_after(20), pytest.raises(KeyboardInterrupt):  # a hang guard
+        await serve()
+    assert stopping.shutdown_report is not None
+    assert isinstance(stopping.shutdown_report.interrupted_by, KeyboardInterrupt)

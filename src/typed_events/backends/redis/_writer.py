@@ -136,6 +136,8 @@ class StreamWriter:
         """Pop the batch; a write refused for a passing reason goes back to the front."""
         again: list[PendingWrite] = []
         for write, reply in zip(batch, replies, strict=True):
+            if not self._buffer or self._buffer[0] is not write:
+                return  # close() ran while the batch was in flight and already reported it
             self._buffer.popleft()
             if isinstance(reply, RETRYABLE):
                 again.append(write)  # e.g. LOADING after a restart: write it again
