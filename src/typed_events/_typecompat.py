@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal, NewType, TypeVar, Union, get_args, g
 
 from typed_events.events import Event
 
-__all__ = ["accepts", "describe", "event_classes_in"]
+__all__ = ["accepts", "describe", "event_classes_in", "optional_event_classes"]
 
 _NONE_TYPE = type(None)
 _EMPTY_ANNOTATION = inspect.Parameter.empty
@@ -237,6 +237,14 @@ def event_classes_in(annotation: Any) -> tuple[type[Event], ...]:
     return tuple(found)
 
 
+def optional_event_classes(annotation: Any) -> tuple[type[Event], ...]:
+    """The Event classes of ``A | None`` (or ``Optional[A | B]``); else empty."""
+    members = _union_members(_strip(annotation)) or ()
+    if _NONE_TYPE not in members:
+        return ()
+    return event_classes_in(Union[tuple(m for m in members if m is not _NONE_TYPE)])  # noqa: UP007
+
+
 def describe(annotation: Any) -> str:
     """A short, readable spelling of an annotation for messages."""
     if annotation is _EMPTY_ANNOTATION:
@@ -245,6 +253,9 @@ def describe(annotation: Any) -> str:
         return "None"
     if isinstance(annotation, NewType):
         return annotation.__name__
+    members = _union_members(annotation)
+    if members is not None:
+        return " | ".join(describe(member) for member in members)
     if get_origin(annotation) is Literal:
         return f"Literal[{', '.join(_literal_text(value) for value in get_args(annotation))}]"
     if isinstance(annotation, type) and not get_args(annotation):

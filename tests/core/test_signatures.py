@@ -441,3 +441,81 @@ async def test_listeners_mypy_accepts_receive_the_values() -> None:
     async with bus:
         await bus.emit_and_wait(event)
     assert received == [(Priority.HIGH, True, True, Box[str](item="x"), 7)]
+
+
+# --- event parameters spelled wrong: one accurate message each ------------------------
+
+
+def only_problem_of(subscriber: Any) -> str:
+    lines = problems_of(subscriber)
+    assert len(lines) == 1, lines
+    [line] = lines
+    assert 'event "sig_other"' in line
+    assert "test_signatures.py:" in line  # file:line of the listener
+    return line
+
+
+def test_a_keyword_only_event_parameter_is_one_problem() -> None:
+    @listener(Other)
+    async def handler(*, event: Other) -> None: ...
+
+    line = only_problem_of(handler)
+    assert "test_a_keyword_only_event_parameter_is_one_problem.<locals>.handler" in line
+    assert 'parameter "event" is keyword-only' in line
+    assert "the event is passed as the first positional argument" in line
+    assert 'Fix: remove the "*" before "event"' in line
+
+
+def test_an_optional_event_parameter_is_one_problem() -> None:
+    @listener(Other)
+    async def handler(event: Other | None) -> None: ...
+
+    line = only_problem_of(handler)
+    assert 'parameter "event" is annotated Other | None' in line
+    assert "an event is never None" in line
+    assert "Fix: annotate it `event: Other`" in line
+
+
+class _Mailer:
+    @listener(Other)
+    async def on_other(self, event: Other) -> None: ...
+
+
+def test_an_unbound_method_is_one_problem() -> None:
+    line = only_problem_of(_Mailer.on_other)
+    assert "_Mailer.on_other" in line
+    assert 'a method used without an instance: its "self" is never filled' in line
+    assert "Fix: pass the method of an instance, `EventBus(listeners=[_Mailer().on_other])`" in (
+        line
+    )
+
+
+def test_the_method_of_an_instance_passes() -> None:
+    EventBus(listeners=[_Mailer().on_other])
+
+
+async def _unresolvable(event):  # type: ignore[no-untyped-def]
+    ...
+
+
+# As `event: OtherEvnt` reads under `from __future__ import annotations`: a misspelled name.
+_unresolvable.__annotations__ = {"event": "OtherEvnt", "return": "None"}
+
+
+def test_an_unresolvable_event_annotation_is_one_problem() -> None:
+    line = only_problem_of(listener(Other)(_unresolvable))
+    assert 'the annotation "OtherEvnt" of parameter "event" cannot be resolved' in line
+    assert "name 'OtherEvnt' is not defined" in line
+    assert "Fix: import OtherEvnt in the listener's module" in line
+
+
+async def _unresolvable_field(email, **kwargs):  # type: ignore[no-untyped-def]
+    ...
+
+
+# A field parameter whose type only exists under `if TYPE_CHECKING:`: undecidable, so it passes.
+_unresolvable_field.__annotations__ = {"email": "EmailAddress", "return": "None"}
+
+
+def test_an_unresolvable_annotation_on_a_field_parameter_passes() -> None:
+    EventBus(listeners=[listener(Other)(_unresolvable_field)])
