@@ -12,7 +12,17 @@ import enum
 import inspect
 import types
 import typing
-from typing import Annotated, Any, Literal, NewType, TypeVar, Union, get_args, get_origin
+from typing import (
+    Annotated,
+    Any,
+    Literal,
+    NewType,
+    TypeVar,
+    Union,
+    cast,
+    get_args,
+    get_origin,
+)
 
 from typed_events.events import Event
 
@@ -262,8 +272,20 @@ def describe(annotation: Any) -> str:
         return (
             annotation.__qualname__ if annotation.__module__ != "builtins" else annotation.__name__
         )
+    origin, args = get_origin(annotation), get_args(annotation)
+    if isinstance(origin, type) and args:
+        return f"{describe(origin)}[{', '.join(_argument_text(arg) for arg in args)}]"
     text = repr(annotation)
     return text.replace("typing.", "")
+
+
+def _argument_text(argument: object) -> str:
+    if argument is ...:
+        return "..."
+    if isinstance(argument, list):  # the parameters of Callable[[int], str]
+        items: list[object] = cast("list[object]", argument)
+        return f"[{', '.join(_argument_text(item) for item in items)}]"
+    return describe(argument)
 
 
 def _literal_text(value: object) -> str:

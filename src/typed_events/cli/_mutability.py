@@ -1,0 +1,188 @@
+"""Which fields of an event a listener could change under another one.
+
+An event is a frozen model, but Pydantic's ``frozen`` is shallow: the list in a
+``list[str]`` field, or a nested model that is not frozen itself, can still be changed by
+one listener while the others read it. :func:`mutable_parts` finds them (inside unions,
+containers and nested models too) and spells each one the immutable way.
+"""
+
+from __future__ import annotations
+
+import collections
+import collections.abc
+import dataclasses
+import types
+import typing
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import Enum
+from typing import Annotated, Any, NewType, Union, get_args, get_origin
+
+from pydantic import BaseModel
+
+from typed_events._typecompat import describe
+
+__all__ = ["Mutability", "MutablePart", "mutable_parts"]
+
+_TYPE_ALIAS_TYPES: tuple[type, ...] = tuple(
+    t for t in (getattr(typing, "TypeAliasType", None),) if isinstance(t, type)
+)
+
+
+class Mutability(Enum):
+    """What makes a part mutable."""
+
+    CONTAINER = "container"  # a list, dict or set: spell it immutably
+    HOLDS_CONTAINER = "holds container"  # e.g. a tuple of lists: spell the inside immutably
+    MODEL = "model"  # a nested Pydantic model that is not frozen
+    DATACLASS = "dataclass"  # a nested dataclass that is not frozen
+
+
+# Mutable containers, by the immutable spelling they get: tuple, frozenset, Mapping.
+_SEQUENCES = (list, collections.deque, collections.abc.MutableSequence)
+_SETS = (set, collections.abc.MutableSet)
+_MAPPINGS = (
+    dict,
+    collections.defaultdict,
+    collections.OrderedDict,
+    collections.Counter,
+    collections.abc.MutableMapping,
+)
+
+
+@dataclass(frozen=True)
+class MutablePart:
+    """One mutable part of an event.
+
+    :param path: the field, dotted through frozen nested models (``label.colors``).
+    :param owner: the model that declares the field (the event, or a nested model).
+    :param name: the field's name in ``owner``.
+    :param kind: a mutable container, or a model or dataclass that is not frozen.
+    :param found: the field's type as declared, or the model's name.
+    :param spelling: the immutable type to declare instead (for containers).
+    """
+
+    path: str
+    owner: type
+    name: str
+    kind: Mutability
+    found: str
+    spelling: str = ""
+
+
+def mutable_parts(model: type[BaseModel]) -> list[MutablePart]:
+    """Every mutable part of ``model``'s fields, in field order."""
+    return list(_parts_of(model, "", frozenset()))
+
+
+def _parts_of(
+    model: type[BaseModel], prefix: str, enclosing: frozenset[type]
+) -> Iterator[MutablePart]:
+    enclosing |= {model}  # a model that holds itself (a tree) is walked once per path
+    for name, info in model.model_fields.items():
+        path = f"{prefix}{name}"
+        annotation = info.annotation
+        if _has_mutable_container(annotation):
+            kind = Mutability.CONTAINER if _is_container(annotation) else Mutability.HOLDS_CONTAINER
+            spelling = _immutable_spelling(annotation)
+            yield MutablePart(path, model, name, kind, describe(annotation), spelling)
+        for nested in _models_in(annotation):
+            if nested in enclosing:
+                continue
+            if not _is_frozen(nested):
+                kind = Mutability.MODEL if issubclass(nested, BaseModel) else Mutability.DATACLASS
+                yield MutablePart(path, model, name, kind, nested.__qualname__)
+            elif issubclass(nested, BaseModel):
+                yield from _parts_of(nested, f"{path}.", enclosing)
+
+
+def _strip(annotation: Any) -> Any:
+    while True:
+        if get_origin(annotation) is Annotated:
+            annotation = get_args(annotation)[0]
+        elif isinstance(annotation, NewType):
+            annotation = annotation.__supertype__
+        elif isinstance(annotation, _TYPE_ALIAS_TYPES):
+            annotation = annotation.__value__  # type: ignore[attr-defined]  # TypeAliasType (3.12+)
+        else:
+            return annotation
+
+
+def _is_union(origin: Any) -> bool:
+    return origin is Union or origin is types.UnionType
+
+
+def _container_kind(origin: Any) -> str | None:
+    """``"sequence"``, ``"set"`` or ``"mapping"`` for a mutable container class; else None."""
+    if not isinstance(origin, type):
+        return None
+    for kind, classes in (("mapping", _MAPPINGS), ("set", _SETS), ("sequence", _SEQUENCES)):
+        if issubclass(origin, classes):
+            return kind
+    return None
+
+
+def _is_container(annotation: Any) -> bool:
+    """A mutable container itself (or a union with one), not one that only holds some."""
+    annotation = _strip(annotation)
+    if _is_union(get_origin(annotation)):
+        return any(_is_container(arg) for arg in get_args(annotation))
+    return _container_kind(get_origin(annotation) or annotation) is not None
+
+
+def _has_mutable_container(annotation: Any) -> bool:
+    annotation = _strip(annotation)
+    origin = get_origin(annotation) or annotation
+    if _container_kind(origin) is not None:
+        return True
+    return any(_has_mutable_container(arg) for arg in get_args(annotation) if arg is not ...)
+
+
+def _immutable_spelling(annotation: Any) -> str:
+    """``annotation`` written with immutable containers: ``list[str]`` -> ``tuple[str, ...]``."""
+    annotation = _strip(annotation)
+    origin = get_origin(annotation) or annotation
+    args = get_args(annotation)
+    if _is_union(get_origin(annotation)):
+        return " | ".join(_immutable_spelling(arg) for arg in args)
+    kind = _container_kind(origin)
+    spelled = [_immutable_spelling(arg) for arg in args if arg is not ...]
+    if kind == "sequence":
+        return f"tuple[{spelled[0] if spelled else 'Any'}, ...]"
+    if kind == "set":
+        return f"frozenset[{spelled[0] if spelled else 'Any'}]"
+    if kind == "mapping":
+        if spelled and issubclass(origin, collections.Counter):
+            spelled.append("int")  # Counter[str] counts with ints
+        return f"Mapping[{', '.join(spelled) if spelled else 'Any, Any'}]"
+    if origin is tuple and args:
+        shown = [*spelled, "..."] if ... in args else spelled
+        return f"tuple[{', '.join(shown)}]"
+    if args and isinstance(origin, type):
+        return f"{describe(origin)}[{', '.join(spelled)}]"
+    return describe(annotation)
+
+
+def _models_in(annotation: Any) -> Iterator[type]:
+    """The model and dataclass types an annotation holds, at any depth."""
+    annotation = _strip(annotation)
+    if isinstance(annotation, type):
+        cls: type = annotation
+        if _is_model(cls):
+            yield cls
+        return
+    for arg in get_args(annotation):
+        if arg is not ...:
+            yield from _models_in(arg)
+
+
+def _is_model(cls: type) -> bool:
+    """A Pydantic model or a dataclass: a type whose instances hold fields."""
+    return dataclasses.is_dataclass(cls) or issubclass(cls, BaseModel)
+
+
+def _is_frozen(cls: type) -> bool:
+    if dataclasses.is_dataclass(cls):
+        params: object = getattr(cls, "__dataclass_params__", None)
+        return bool(getattr(params, "frozen", False))
+    return issubclass(cls, BaseModel) and bool(cls.model_config.get("frozen", False))
