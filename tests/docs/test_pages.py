@@ -21,7 +21,11 @@ from .pages import ROOT, doc_pages
 # Repository files that pages show inline (GitHub shows a page raw, so it cannot include
 # them): each must be one block of its page, character for character.
 SHOWN_FILES = {
-    "docs/cli.md": ("tests/cli/apps/myapp/events.py", "tests/cli/apps/myapp/broken.py"),
+    "docs/cli.md": (
+        "tests/cli/apps/myapp/events.py",
+        "tests/cli/apps/myapp/broken.py",
+        "tests/cli/apps/myapp/orders.py",
+    ),
     "docs/testing.md": ("tests/docs/examples/test_signup.py",),
 }
 
