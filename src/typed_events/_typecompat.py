@@ -26,7 +26,14 @@ from typing import (
 
 from typed_events.events import Event
 
-__all__ = ["accepts", "describe", "event_classes_in", "optional_event_classes"]
+__all__ = [
+    "accepts",
+    "describe",
+    "event_classes_in",
+    "optional_event_classes",
+    "runtime_type",
+    "union_members",
+]
 
 _NONE_TYPE = type(None)
 _EMPTY_ANNOTATION = inspect.Parameter.empty
@@ -72,7 +79,16 @@ def _strip(annotation: Any) -> Any:
             return annotation
 
 
-def _union_members(annotation: Any) -> tuple[Any, ...] | None:
+def runtime_type(annotation: Any) -> Any:
+    """The type of the values at run time: ``_strip`` and NewTypes removed too."""
+    annotation = _strip(annotation)
+    while isinstance(annotation, NewType):
+        annotation = _strip(annotation.__supertype__)
+    return annotation
+
+
+def union_members(annotation: Any) -> tuple[Any, ...] | None:
+    """The members of a union (``A | B``, ``Optional[A]``); None if it is not one."""
     origin = get_origin(annotation)
     if origin is Union or origin is types.UnionType:
         return get_args(annotation)
@@ -96,7 +112,7 @@ def accepts(target: Any, source: Any) -> bool | None:
         return True
     if _is_top(source) or isinstance(source, TypeVar) or isinstance(target, TypeVar):
         return None
-    source_members = _union_members(source)
+    source_members = union_members(source)
     if source_members is not None:
         return _all(accepts(target, member) for member in source_members)
     if isinstance(target, NewType):
@@ -105,7 +121,7 @@ def accepts(target: Any, source: Any) -> bool | None:
         values = _literal_values(source)
         if values is not None:
             return _all(_accepts_value(target, value) for value in values)
-    target_members = _union_members(target)
+    target_members = union_members(target)
     if target_members is not None:
         return _any(accepts(member, source) for member in target_members)
     if isinstance(source, NewType):
@@ -126,7 +142,7 @@ def _accepts_new_type(target: NewType, source: Any) -> bool | None:
 
 
 def _mentions_literal(target: Any) -> bool:
-    members = _union_members(target) or (target,)
+    members = union_members(target) or (target,)
     return any(get_origin(_strip(member)) is Literal for member in members)
 
 
@@ -147,7 +163,7 @@ def _literal_values(source: Any) -> tuple[Any, ...] | None:
 
 def _accepts_value(target: Any, value: Any) -> bool | None:
     """Whether ``target`` accepts the literal ``value`` (``target`` is not a union of sources)."""
-    members = _union_members(target)
+    members = union_members(target)
     if members is not None:
         return _any(_accepts_value(_strip(member), value) for member in members)
     if get_origin(target) is Literal:
@@ -237,7 +253,7 @@ def event_classes_in(annotation: Any) -> tuple[type[Event], ...]:
     ``A | None`` is not an event parameter: an event is never None.
     """
     annotation = _strip(annotation)
-    members = _union_members(annotation) or (annotation,)
+    members = union_members(annotation) or (annotation,)
     found: list[type[Event]] = []
     for member in members:
         member = _strip(member)
@@ -249,7 +265,7 @@ def event_classes_in(annotation: Any) -> tuple[type[Event], ...]:
 
 def optional_event_classes(annotation: Any) -> tuple[type[Event], ...]:
     """The Event classes of ``A | None`` (or ``Optional[A | B]``); else empty."""
-    members = _union_members(_strip(annotation)) or ()
+    members = union_members(_strip(annotation)) or ()
     if _NONE_TYPE not in members:
         return ()
     return event_classes_in(Union[tuple(m for m in members if m is not _NONE_TYPE)])  # noqa: UP007
@@ -263,7 +279,7 @@ def describe(annotation: Any) -> str:
         return "None"
     if isinstance(annotation, NewType):
         return annotation.__name__
-    members = _union_members(annotation)
+    members = union_members(annotation)
     if members is not None:
         return " | ".join(describe(member) for member in members)
     if get_origin(annotation) is Literal:

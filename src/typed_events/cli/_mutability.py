@@ -11,22 +11,16 @@ from __future__ import annotations
 import collections
 import collections.abc
 import dataclasses
-import types
-import typing
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
-from typing import Annotated, Any, NewType, Union, get_args, get_origin
+from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel
 
-from typed_events._typecompat import describe
+from typed_events._typecompat import describe, runtime_type, union_members
 
 __all__ = ["Mutability", "MutablePart", "mutable_parts"]
-
-_TYPE_ALIAS_TYPES: tuple[type, ...] = tuple(
-    t for t in (getattr(typing, "TypeAliasType", None),) if isinstance(t, type)
-)
 
 
 class Mutability(Enum):
@@ -96,22 +90,6 @@ def _parts_of(
                 yield from _parts_of(nested, f"{path}.", enclosing)
 
 
-def _strip(annotation: Any) -> Any:
-    while True:
-        if get_origin(annotation) is Annotated:
-            annotation = get_args(annotation)[0]
-        elif isinstance(annotation, NewType):
-            annotation = annotation.__supertype__
-        elif isinstance(annotation, _TYPE_ALIAS_TYPES):
-            annotation = annotation.__value__  # type: ignore[attr-defined]  # TypeAliasType (3.12+)
-        else:
-            return annotation
-
-
-def _is_union(origin: Any) -> bool:
-    return origin is Union or origin is types.UnionType
-
-
 def _container_kind(origin: Any) -> str | None:
     """``"sequence"``, ``"set"`` or ``"mapping"`` for a mutable container class; else None."""
     if not isinstance(origin, type):
@@ -124,14 +102,15 @@ def _container_kind(origin: Any) -> str | None:
 
 def _is_container(annotation: Any) -> bool:
     """A mutable container itself (or a union with one), not one that only holds some."""
-    annotation = _strip(annotation)
-    if _is_union(get_origin(annotation)):
-        return any(_is_container(arg) for arg in get_args(annotation))
+    annotation = runtime_type(annotation)
+    members = union_members(annotation)
+    if members is not None:
+        return any(_is_container(member) for member in members)
     return _container_kind(get_origin(annotation) or annotation) is not None
 
 
 def _has_mutable_container(annotation: Any) -> bool:
-    annotation = _strip(annotation)
+    annotation = runtime_type(annotation)
     origin = get_origin(annotation) or annotation
     if _container_kind(origin) is not None:
         return True
@@ -140,10 +119,10 @@ def _has_mutable_container(annotation: Any) -> bool:
 
 def _immutable_spelling(annotation: Any) -> str:
     """``annotation`` written with immutable containers: ``list[str]`` -> ``tuple[str, ...]``."""
-    annotation = _strip(annotation)
+    annotation = runtime_type(annotation)
     origin = get_origin(annotation) or annotation
     args = get_args(annotation)
-    if _is_union(get_origin(annotation)):
+    if union_members(annotation) is not None:
         return " | ".join(_immutable_spelling(arg) for arg in args)
     kind = _container_kind(origin)
     spelled = [_immutable_spelling(arg) for arg in args if arg is not ...]
@@ -165,7 +144,7 @@ def _immutable_spelling(annotation: Any) -> str:
 
 def _models_in(annotation: Any) -> Iterator[type]:
     """The model and dataclass types an annotation holds, at any depth."""
-    annotation = _strip(annotation)
+    annotation = runtime_type(annotation)
     if isinstance(annotation, type):
         cls: type = annotation
         if _is_model(cls):
