@@ -227,6 +227,7 @@ def _validates_to_other_type(cls: type) -> bool:
     return hasattr(cls, "__get_pydantic_core_schema__") and not issubclass(cls, BaseModel)
 
 
+# Three-valued logic: True, False, or None (not known).
 def _all(results: collections.abc.Iterable[bool | None]) -> bool | None:
     outcome: bool | None = True
     for result in results:
@@ -238,13 +239,11 @@ def _all(results: collections.abc.Iterable[bool | None]) -> bool | None:
 
 
 def _any(results: collections.abc.Iterable[bool | None]) -> bool | None:
-    outcome: bool | None = False
-    for result in results:
-        if result is True:
-            return True
-        if result is None:
-            outcome = None
-    return outcome
+    return _not(_all(_not(result) for result in results))  # De Morgan
+
+
+def _not(result: bool | None) -> bool | None:
+    return None if result is None else not result
 
 
 def event_classes_in(annotation: Any) -> tuple[type[Event], ...]:
