@@ -320,3 +320,23 @@ def test_strict_fails_on_mutable_fields_and_github_json_show_them() -> None:
     assert (by_field["items"]["event_id"], by_field["items"]["line"]) == ("order_placed", items)
     subclass = [w for w in report["warnings"] if w["title"] == "subclass without listener"]
     assert sorted(w["event_id"] for w in subclass) == ["gift_order_placed", "rush_order_placed"]
+
+
+def test_a_misspelled_event_parameter_is_one_annotation_on_its_listener() -> None:
+    path = APPS / "event_spellings.py"
+
+    result = run_cli("check", "event_spellings:listeners", "--format", "github")
+
+    assert result.code == 1
+    assert result.out.splitlines() == [
+        f"::error file=event_spellings.py,line={decorator_line(path, 'notify_buyer')},"
+        "title=typed-events%3A listener signature::event_spellings.notify_buyer, "
+        'event "parcel_shipped": parameter "event" is keyword-only, but the event is passed '
+        'as the first positional argument. Fix: remove the "*" before "event"',
+        f"::error file=event_spellings.py,line={decorator_line(path, 'track')},"
+        "title=typed-events%3A listener signature::event_spellings.track, "
+        'event "parcel_shipped": parameter "event" is annotated ParcelShipped | None, but an '
+        "event is never None, so the listener is not recognized as taking the event. "
+        "Fix: annotate it `event: ParcelShipped`",
+        "Failed: 2 errors, 0 warnings (2 listeners and 1 event in event_spellings:listeners).",
+    ]
