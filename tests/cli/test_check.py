@@ -253,7 +253,7 @@ def test_mutable_fields_of_a_received_event_are_warnings_with_the_immutable_spel
     # Unheard has no listener: its list is not reported, only the missing listener.
     assert not any('"unheard", field' in line for line in lines)
     assert lines[-1] == (
-        "OK: 0 errors, 15 warnings (2 listeners and 5 events in mutable_fields:bus)."
+        "OK: 0 errors, 16 warnings (2 listeners and 5 events in mutable_fields:bus)."
     )
 
 
@@ -273,6 +273,7 @@ def test_mutable_parts_are_found_in_every_spelling() -> None:
             "Crate is a dataclass that is not frozen",
             "declare Crate with @dataclass(frozen=True)",
         ),
+        "parcel.sizes": ("list[int] is mutable", "declare it `sizes: tuple[int, ...]` in Parcel"),
         "tree.tags": ("list[str] is mutable", "declare it `tags: tuple[str, ...]` in Node"),
         "waiting": ("deque[int] is mutable", "declare it `waiting: tuple[int, ...]`"),
         "limited": ("list[int] is mutable", "declare it `limited: tuple[int, ...]`"),

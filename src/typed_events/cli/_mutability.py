@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import collections.abc
 import dataclasses
+import typing
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
@@ -70,12 +71,11 @@ def mutable_parts(model: type[BaseModel]) -> list[MutablePart]:
 
 
 def _parts_of(
-    model: type[BaseModel], prefix: str, enclosing: frozenset[type]
+    model: type[object], prefix: str, enclosing: frozenset[type]
 ) -> Iterator[MutablePart]:
     enclosing |= {model}  # a model that holds itself (a tree) is walked once per path
-    for name, info in model.model_fields.items():
+    for name, annotation in _field_types(model):
         path = f"{prefix}{name}"
-        annotation = info.annotation
         if _has_mutable_container(annotation):
             kind = Mutability.CONTAINER if _is_container(annotation) else Mutability.HOLDS_CONTAINER
             spelling = _immutable_spelling(annotation)
@@ -83,11 +83,24 @@ def _parts_of(
         for nested in _models_in(annotation):
             if nested in enclosing:
                 continue
-            if not _is_frozen(nested):
+            if _is_frozen(nested):
+                yield from _parts_of(nested, f"{path}.", enclosing)
+            else:
                 kind = Mutability.MODEL if issubclass(nested, BaseModel) else Mutability.DATACLASS
                 yield MutablePart(path, model, name, kind, nested.__qualname__)
-            elif issubclass(nested, BaseModel):
-                yield from _parts_of(nested, f"{path}.", enclosing)
+
+
+def _field_types(model: type[object]) -> list[tuple[str, Any]]:
+    """``(name, annotation)`` of each field of a Pydantic model or a dataclass."""
+    if issubclass(model, BaseModel):
+        return [(name, info.annotation) for name, info in model.model_fields.items()]
+    if not dataclasses.is_dataclass(model):
+        return []
+    try:
+        hints = typing.get_type_hints(model)
+    except Exception:  # an annotation that names what its module does not define
+        return []
+    return [(f.name, hints[f.name]) for f in dataclasses.fields(model) if f.name in hints]
 
 
 def _container_kind(origin: Any) -> str | None:

@@ -47,6 +47,11 @@ class Crate:
     weight: int
 
 
+@dataclass(frozen=True)
+class Parcel:
+    sizes: list[int]
+
+
 class Node(BaseModel):
     """A frozen tree: walked once per path, its own children are not walked again."""
 
@@ -59,6 +64,7 @@ class Node(BaseModel):
 class StockCounted(Event, event_id="stock_counted"):
     counts: Counter[str]
     crate: Crate
+    parcel: Parcel
     tree: Node
     waiting: deque[int]
     limited: Annotated[list[int], Field(max_length=3)]
