@@ -1,4 +1,4 @@
-"""The seed's warning, made an error at startup: listeners that cannot take the fields.
+"""Litestar's events guide's warning, made an error at startup: listeners missing fields.
 
 In Litestar this fails later, in a background task, as a logged TypeError. Here,
 building the bus raises one ListenerSignatureError that lists both listeners.

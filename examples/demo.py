@@ -1,4 +1,4 @@
-"""`make demo`: run the seed's examples with typed events, then the broken one."""
+"""`make demo`: Litestar's events guide's examples with typed events, then the broken one."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def main() -> None:
     anyio.run(multiple_events.main)
     section("3. two listeners on one event (trio backend this time)")
     anyio.run(multiple_listeners.main, backend="trio")
-    section("4. the seed's **kwargs mistake, caught when the bus is built")
+    section("4. the **kwargs mistake from Litestar's events guide, caught when the bus is built")
     broken_kwargs.main()
     section("5. the same events in a Litestar app (plugins=[TypedEventsPlugin(bus)])")
     run_litestar_app()

@@ -1,4 +1,4 @@
-"""The events of the seed's examples, declared once as typed models."""
+"""The events of the examples of Litestar's events guide, declared once as typed models."""
 
 from typed_events import Event
 

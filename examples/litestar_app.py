@@ -7,8 +7,8 @@ check its listeners with ``typed-events check examples.litestar_app:app``.
 2. ``send_account_email`` listens to two events, ``user_created`` and ``password_changed``.
 3. ``DELETE /users/{email}`` emits ``user_deleted``; two listeners run, one of them sync.
 
-What changed from the seed: the payloads are models, so the listeners need no
-``**kwargs`` and a wrong one stops ``Litestar(...)`` from being built.
+What changed from Litestar's events guide: the payloads are models, so the listeners
+need no ``**kwargs`` and a wrong one stops ``Litestar(...)`` from being built.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from examples.events import PasswordChanged, UserCreated, UserDeleted
 from typed_events import EventBus, listener
 from typed_events.contrib.litestar import TypedEventsPlugin
 
-# -- stand-ins for the seed's database, mailer and support client (in memory) ------
+# -- stand-ins for the guide's database, mailer and support client (in memory) -----
 
 
 @dataclass
@@ -62,7 +62,7 @@ async def send_account_email(email: str, message: str = "Your account is ready."
     """Example 2: one listener on two events, given the fields as keyword arguments.
 
     ``UserCreated`` has no ``message``, so the parameter needs a default; without one,
-    building the app reports it (the seed's version fails at run time instead).
+    building the app reports it (the guide's version fails at run time instead).
     """
     await send_mail(email, message)
 

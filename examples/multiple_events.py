@@ -1,4 +1,4 @@
-"""Seed example 2: one listener on two events."""
+"""Example 2 of Litestar's events guide: one listener on two events."""
 
 from __future__ import annotations
 

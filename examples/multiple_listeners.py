@@ -1,4 +1,4 @@
-"""Seed example 3: two listeners on one event, each taking only what it needs."""
+"""Example 3 of Litestar's events guide: two listeners on one event, each taking what it needs."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Seed example 1: send a welcome email when a user is created."""
+"""Example 1 of Litestar's events guide: send a welcome email when a user is created."""
 
 from __future__ import annotations
 

@@ -40,6 +40,8 @@ def test_demo_runs_every_example_and_shows_the_registration_error() -> None:
     assert "mail to ada@example.com: Your password was changed." in out
     assert "support tickets: ['moved away']" in out
     assert "HTTP Request" not in completed.stdout + completed.stderr
+    assert "the **kwargs mistake from Litestar's events guide" in out
+    assert "seed" not in out.lower()  # the team's word for that guide's example
 
 
 def test_the_broken_example_fails_at_bus_construction() -> None:

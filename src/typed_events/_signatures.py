@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from typed_events._typecompat import accepts, describe, event_classes_in
+from typed_events._typecompat import accepts, describe, event_classes_in, optional_event_classes
 from typed_events.errors import SignatureProblem
 from typed_events.events import Event
 from typed_events.listeners import Listener, underlying_function
@@ -40,6 +40,10 @@ class CallShape:
     parameters: tuple[inspect.Parameter, ...]
     style: Style
     event_parameter: inspect.Parameter | None
+    # Parameter name -> why its string annotation could not be resolved (it is Any here).
+    unresolved: Mapping[str, Exception] = field(default_factory=dict[str, Exception])
+    # `Class.method` taken from the class: its `self` is a parameter like any other.
+    unbound_method_of: str | None = None
 
     @property
     def var_keyword(self) -> inspect.Parameter | None:
@@ -53,20 +57,36 @@ def call_shape(func: Callable[..., Any], names: Mapping[str, Any] | None = None)
     ``names`` (e.g. the bus's event classes by class name) resolves string annotations
     that the function's module cannot: classes defined inside a function body.
     """
-    parameters = tuple(_resolved_signature(func, names or {}).parameters.values())
-    first = next((p for p in parameters if p.kind not in (_VAR_POSITIONAL, _VAR_KEYWORD)), None)
+    signature, unresolved = _resolved_signature(func, names or {})
+    parameters = tuple(signature.parameters.values())
+    first = _first_parameter(parameters)
     if (
         first is not None
         and first.kind is not inspect.Parameter.KEYWORD_ONLY
         and event_classes_in(first.annotation)
     ):
-        return CallShape(parameters, Style.EVENT, first)
-    return CallShape(parameters, Style.KWARGS, None)
+        return CallShape(parameters, Style.EVENT, first, unresolved)
+    return CallShape(parameters, Style.KWARGS, None, unresolved, _unbound_method_of(func, first))
 
 
-def _resolved_signature(func: Callable[..., Any], names: Mapping[str, Any]) -> inspect.Signature:
+def _first_parameter(parameters: tuple[inspect.Parameter, ...]) -> inspect.Parameter | None:
+    return next((p for p in parameters if p.kind not in (_VAR_POSITIONAL, _VAR_KEYWORD)), None)
+
+
+def _unbound_method_of(func: Callable[..., Any], first: inspect.Parameter | None) -> str | None:
+    """The class name, if ``func`` is a method taken from its class (``Service.handle``)."""
+    if not inspect.isfunction(func) or first is None or first.name != "self":
+        return None
+    path = func.__qualname__.split(".")  # e.g. ["make", "<locals>", "Service", "handle"]
+    owner = path[-2] if len(path) > 1 else "<locals>"
+    return None if owner == "<locals>" else owner
+
+
+def _resolved_signature(
+    func: Callable[..., Any], names: Mapping[str, Any]
+) -> tuple[inspect.Signature, dict[str, Exception]]:
     try:
-        return inspect.signature(func, eval_str=True)
+        return inspect.signature(func, eval_str=True), {}
     except (NameError, SyntaxError, TypeError, AttributeError):
         pass
     # Some annotation names something the module does not define at run time: a class
@@ -76,15 +96,17 @@ def _resolved_signature(func: Callable[..., Any], names: Mapping[str, Any]) -> i
     target = inspect.unwrap(underlying_function(func))
     namespace = {**getattr(target, "__globals__", {}), **names}
     resolved: list[inspect.Parameter] = []
+    unresolved: dict[str, Exception] = {}
     for parameter in signature.parameters.values():
         annotation = parameter.annotation
         if isinstance(annotation, str):
             try:
                 annotation = eval(annotation, namespace)  # how inspect resolves them too
-            except Exception:  # an unresolvable name
+            except Exception as error:  # an unresolvable name
+                unresolved[parameter.name] = error
                 annotation = Any
         resolved.append(parameter.replace(annotation=annotation))
-    return signature.replace(parameters=resolved)
+    return signature.replace(parameters=resolved), unresolved
 
 
 def check_listener(
@@ -104,6 +126,9 @@ def check_listener(
 
     if shape.style is Style.EVENT:
         return _check_event_style(shape, event_class, problem)
+    mistake = _misspelled_event_parameter(subscriber, shape, event_class, problem)
+    if mistake is not None:
+        return [mistake]
     return _check_kwargs_style(shape, event_class, problem)
 
 
@@ -199,3 +224,71 @@ def _check_kwargs_style(
                 )
             )
     return problems
+
+
+def _misspelled_event_parameter(
+    subscriber: Listener[..., Any],
+    shape: CallShape,
+    event_class: type[Event],
+    problem: _ProblemFactory,
+) -> SignatureProblem | None:
+    """The one problem of a listener meant to take the event that does not say so right.
+
+    Such a listener falls back to kwargs style, where its event parameter is a required
+    parameter that is not a field and every field has no parameter: a list of problems
+    that all point away from the one mistake.
+    """
+    if shape.unbound_method_of is not None:
+        method = getattr(subscriber.func, "__name__", "method")
+        return problem(
+            None,
+            f"{shape.unbound_method_of}.{method} is a method used without an instance: "
+            'its "self" is never filled',
+            f"pass the method of an instance, `EventBus(listeners=[{shape.unbound_method_of}()"
+            f".{method}])`, or make it a @staticmethod",
+        )
+    fields = event_class.model_fields
+    first = _first_parameter(shape.parameters)
+    for parameter in shape.parameters:
+        if (
+            parameter.kind is inspect.Parameter.KEYWORD_ONLY
+            and parameter.name not in fields
+            and event_classes_in(parameter.annotation)
+        ):
+            return problem(
+                None,
+                f'parameter "{parameter.name}" is keyword-only, but the event is passed '
+                "as the first positional argument",
+                f'remove the "*" before "{parameter.name}"',
+            )
+    if first is None or first.name in fields or first.kind is inspect.Parameter.KEYWORD_ONLY:
+        return None
+    optional = optional_event_classes(first.annotation)
+    if optional:
+        wanted = " | ".join(c.__qualname__ for c in optional)
+        return problem(
+            None,
+            f'parameter "{first.name}" is annotated {describe(first.annotation)}, but an event '
+            "is never None, so the listener is not recognized as taking the event",
+            f"annotate it `{first.name}: {wanted}`",
+        )
+    error = shape.unresolved.get(first.name)
+    if error is None or first.default is not _EMPTY:
+        return None
+    missing = error.name if isinstance(error, NameError) and error.name else None
+    return problem(
+        None,
+        f'the annotation "{_as_written(subscriber, first.name)}" of parameter '
+        f'"{first.name}" cannot be resolved ({error}), so the listener is not recognized as '
+        "taking the event",
+        f"import {missing} in the listener's module (at run time, not only under "
+        "`if TYPE_CHECKING:`), or correct the name"
+        if missing
+        else "correct the annotation",
+    )
+
+
+def _as_written(subscriber: Listener[..., Any], name: str) -> str:
+    """The annotation of parameter ``name`` as written (a string under postponed annotations)."""
+    annotation = inspect.signature(subscriber.func).parameters[name].annotation
+    return annotation if isinstance(annotation, str) else describe(annotation)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from .conftest import APPS, decorator_line, run_cli
 
@@ -199,4 +200,144 @@ def test_a_bus_refused_at_import_for_a_duplicate_id_is_a_finding() -> None:
         "duplicate_bus.ParcelLost; give one of them another id (class X(Event, event_id=...)), "
         "or pass the one you mean in EventBus(events=[...])",
         "Failed: 1 error, 0 warnings (duplicate_bus:bus failed to build its bus).",
+    ]
+
+
+MUTABLE = APPS / "mutable_fields.py"
+
+
+def _line_of(path: Path, prefix: str) -> int:
+    lines = path.read_text().splitlines()
+    return next(number for number, text in enumerate(lines, 1) if text.startswith(prefix))
+
+
+def test_mutable_fields_of_a_received_event_are_warnings_with_the_immutable_spelling() -> None:
+    result = run_cli("check", "mutable_fields:bus")
+
+    assert (result.code, result.err) == (0, "")
+    lines = result.out.splitlines()
+    mutable = [
+        line
+        for line in lines
+        if "can change it under the other listeners" in line and '"order_placed"' in line
+    ]
+    shown = {line.split('field "')[1].split('"')[0]: line for line in mutable}
+    assert sorted(shown) == [
+        "address",
+        "codes",
+        "history",
+        "items",
+        "label.colors",
+        "quantities",
+    ]
+    items = lines.index(shown["items"])
+    assert lines[items] == (
+        f"mutable_fields.py:{_line_of(MUTABLE, '    items:')}: warning: "
+        'event "order_placed", field "items": list[str] is mutable: a listener can change it '
+        "under the other listeners (the event is frozen, not what it holds)"
+    )
+    assert lines[items + 1] == "    fix: declare it `items: tuple[str, ...]`"
+    fixes = {name: lines[lines.index(line) + 1] for name, line in shown.items()}
+    assert fixes["quantities"] == (
+        "    fix: declare it `quantities: Mapping[str, tuple[int, ...]]` "
+        "(Mapping from collections.abc)"
+    )
+    assert fixes["codes"] == "    fix: declare it `codes: frozenset[str] | None`"
+    assert fixes["history"] == "    fix: declare it `history: tuple[tuple[int, ...], ...]`"
+    assert "Address is a model that is not frozen" in shown["address"]
+    assert fixes["address"] == ("    fix: add `model_config = ConfigDict(frozen=True)` to Address")
+    assert shown["label.colors"].startswith(
+        f"mutable_fields.py:{_line_of(MUTABLE, '    colors:')}: warning: "
+    )
+    assert fixes["label.colors"] == "    fix: declare it `colors: tuple[str, ...]` in Label"
+    # Unheard has no listener: its list is not reported, only the missing listener.
+    assert not any('"unheard", field' in line for line in lines)
+    assert lines[-1] == (
+        "OK: 0 errors, 16 warnings (2 listeners and 5 events in mutable_fields:bus)."
+    )
+
+
+def test_mutable_parts_are_found_in_every_spelling() -> None:
+    report = json.loads(run_cli("check", "mutable_fields:bus", "--format", "json").out)
+    fixes = {
+        w["field"]: (w["message"].split(":")[0], w["fix"])
+        for w in report["warnings"]
+        if w["event_id"] == "stock_counted"
+    }
+    assert fixes == {
+        "counts": (
+            "Counter[str] is mutable",
+            "declare it `counts: Mapping[str, int]` (Mapping from collections.abc)",
+        ),
+        "crate": (
+            "Crate is a dataclass that is not frozen",
+            "declare Crate with @dataclass(frozen=True)",
+        ),
+        "parcel.sizes": ("list[int] is mutable", "declare it `sizes: tuple[int, ...]` in Parcel"),
+        "tree.tags": ("list[str] is mutable", "declare it `tags: tuple[str, ...]` in Node"),
+        "waiting": ("deque[int] is mutable", "declare it `waiting: tuple[int, ...]`"),
+        "limited": ("list[int] is mutable", "declare it `limited: tuple[int, ...]`"),
+        "batches": (
+            "Sequence[set[int]] holds mutable containers",
+            "declare it `batches: Sequence[frozenset[int]]`",
+        ),
+    }
+
+
+def test_a_subclass_of_a_received_event_without_listener_is_a_warning() -> None:
+    result = run_cli("check", "mutable_fields:bus")
+
+    assert result.code == 0
+    lines = result.out.splitlines()
+    rush = lines.index(
+        f"mutable_fields.py:{_line_of(MUTABLE, 'class RushOrderPlaced')}: warning: "
+        'event "rush_order_placed": RushOrderPlaced subclasses OrderPlaced but has an id of its '
+        'own: the listeners of "order_placed" (mutable_fields.ship) never receive it, and it '
+        "has no listener"
+    )
+    assert lines[rush + 1] == (
+        "    fix: subscribe a listener to it, e.g. @listener(OrderPlaced, RushOrderPlaced), "
+        "or emit OrderPlaced itself"
+    )
+    gift = [line for line in lines if 'event "gift_order_placed"' in line]
+    assert len(gift) == 1  # the subclass warning, not also "has no listener in this app"
+    assert "GiftOrderPlaced subclasses OrderPlaced" in gift[0]
+
+
+def test_strict_fails_on_mutable_fields_and_github_json_show_them() -> None:
+    strict = run_cli("check", "mutable_fields:bus", "--strict", "--format", "github")
+    assert strict.code == 1
+    items = _line_of(MUTABLE, "    items:")
+    assert (
+        f"::warning file=mutable_fields.py,line={items},title=typed-events%3A mutable field::"
+        'event "order_placed", field "items": list[str] is mutable'
+    ) in strict.out
+    assert "title=typed-events%3A subclass without listener::" in strict.out
+
+    report = json.loads(run_cli("check", "mutable_fields:bus", "--format", "json").out)
+    assert (report["ok"], report["errors"]) == (True, [])
+    by_field = {w["field"]: w for w in report["warnings"] if w["title"] == "mutable field"}
+    assert by_field["items"]["fix"] == "declare it `items: tuple[str, ...]`"
+    assert (by_field["items"]["event_id"], by_field["items"]["line"]) == ("order_placed", items)
+    subclass = [w for w in report["warnings"] if w["title"] == "subclass without listener"]
+    assert sorted(w["event_id"] for w in subclass) == ["gift_order_placed", "rush_order_placed"]
+
+
+def test_a_misspelled_event_parameter_is_one_annotation_on_its_listener() -> None:
+    path = APPS / "event_spellings.py"
+
+    result = run_cli("check", "event_spellings:listeners", "--format", "github")
+
+    assert result.code == 1
+    assert result.out.splitlines() == [
+        f"::error file=event_spellings.py,line={decorator_line(path, 'notify_buyer')},"
+        "title=typed-events%3A listener signature::event_spellings.notify_buyer, "
+        'event "parcel_shipped": parameter "event" is keyword-only, but the event is passed '
+        'as the first positional argument. Fix: remove the "*" before "event"',
+        f"::error file=event_spellings.py,line={decorator_line(path, 'track')},"
+        "title=typed-events%3A listener signature::event_spellings.track, "
+        'event "parcel_shipped": parameter "event" is annotated ParcelShipped | None, but an '
+        "event is never None, so the listener is not recognized as taking the event. "
+        "Fix: annotate it `event: ParcelShipped`",
+        "Failed: 2 errors, 0 warnings (2 listeners and 1 event in event_spellings:listeners).",
     ]

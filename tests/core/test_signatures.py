@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from typing import Annotated, Any, Literal, NewType, Optional, Union
+from enum import Enum, IntEnum
+from typing import Annotated, Any, Generic, Literal, NewType, Optional, TypeVar, Union
 
 import pytest
 from pydantic import BaseModel, Field
@@ -288,3 +289,233 @@ def test_literal_field_into_narrower_literal_is_reported() -> None:
 
     [line] = problems_of(listener(Rich)(handler))
     assert 'field "mode"' in line
+
+
+# --- mypy's rules, not identity: numeric tower, Literal, generic models, NewType -------
+
+T = TypeVar("T")
+
+
+class Box(BaseModel, Generic[T]):
+    item: T
+
+
+class Color(Enum):
+    RED = 1
+    BLUE = 2
+
+
+class Priority(IntEnum):
+    LOW = 1
+    HIGH = 2
+
+
+IntUserId = NewType("IntUserId", int)
+AdminId = NewType("AdminId", IntUserId)
+
+
+class Tower(Event, event_id="sig_tower"):
+    flag: bool
+    priority: Priority
+    count: int
+    ratio: float
+    color: Color
+    box: Box[str]
+    user: IntUserId
+    admin: AdminId
+
+
+async def ok_bool_float(flag: float, **kwargs: Any) -> None: ...
+async def ok_bool_complex(flag: complex, **kwargs: Any) -> None: ...
+async def ok_int_enum_int(priority: int, **kwargs: Any) -> None: ...
+async def ok_int_enum_float(priority: float, **kwargs: Any) -> None: ...
+async def ok_int_enum_complex(priority: complex, **kwargs: Any) -> None: ...
+async def ok_int_complex(count: complex, ratio: complex, **kwargs: Any) -> None: ...
+async def ok_bool_literal(flag: Literal[True, False], **kwargs: Any) -> None: ...
+async def ok_bool_literal_union(flag: Literal[True] | Literal[False], **kwargs: Any) -> None: ...
+async def ok_bool_literal_optional(flag: Literal[True, False] | None, **kwargs: Any) -> None: ...
+async def ok_enum_literal(color: Literal[Color.RED, Color.BLUE], **kwargs: Any) -> None: ...
+async def ok_int_enum_literal(
+    priority: Literal[Priority.LOW, Priority.HIGH], **kwargs: Any
+) -> None: ...
+async def ok_generic_any(box: Box[Any], **kwargs: Any) -> None: ...
+async def ok_generic_same(box: Box[str], **kwargs: Any) -> None: ...
+async def ok_generic_bare(box: Box, **kwargs: Any) -> None: ...  # type: ignore[type-arg]
+async def ok_newtype_base(user: int, admin: float, **kwargs: Any) -> None: ...
+async def ok_newtype_same(user: IntUserId, admin: IntUserId, **kwargs: Any) -> None: ...
+async def ok_newtype_optional(user: IntUserId | None, **kwargs: Any) -> None: ...
+
+
+@pytest.mark.parametrize(
+    "func",
+    [
+        ok_bool_float,
+        ok_bool_complex,
+        ok_int_enum_int,
+        ok_int_enum_float,
+        ok_int_enum_complex,
+        ok_int_complex,
+        ok_bool_literal,
+        ok_bool_literal_union,
+        ok_bool_literal_optional,
+        ok_enum_literal,
+        ok_int_enum_literal,
+        ok_generic_any,
+        ok_generic_same,
+        ok_generic_bare,
+        ok_newtype_base,
+        ok_newtype_same,
+        ok_newtype_optional,
+    ],
+)
+def test_what_mypy_accepts_raises_no_false_alarm(func: Any) -> None:
+    EventBus(listeners=[listener(Tower)(func)])
+
+
+async def bad_bool_one_literal(flag: Literal[True], **kwargs: Any) -> None: ...
+async def bad_bool_int_literal(flag: Literal[1, 0], **kwargs: Any) -> None: ...
+async def bad_enum_one_member(color: Literal[Color.RED], **kwargs: Any) -> None: ...
+async def bad_int_enum_values(priority: Literal[1, 2], **kwargs: Any) -> None: ...
+async def bad_generic_argument(box: Box[int], **kwargs: Any) -> None: ...
+async def bad_float_into_int(ratio: int, **kwargs: Any) -> None: ...
+async def bad_int_into_bool(count: bool, **kwargs: Any) -> None: ...
+
+
+@pytest.mark.parametrize(
+    ("func", "field"),
+    [
+        (bad_bool_one_literal, "flag"),
+        (bad_bool_int_literal, "flag"),
+        (bad_enum_one_member, "color"),
+        (bad_int_enum_values, "priority"),
+        (bad_generic_argument, "box"),
+        (bad_float_into_int, "ratio"),
+        (bad_int_into_bool, "count"),
+    ],
+)
+def test_what_mypy_refuses_is_still_reported(func: Any, field: str) -> None:
+    [line] = problems_of(listener(Tower)(func))
+    assert f'field "{field}"' in line
+    assert 'event "sig_tower"' in line
+
+
+def test_a_newtype_parameter_refuses_its_base_type_as_mypy_does() -> None:
+    class Login(Event, event_id="sig_login"):
+        user: int
+
+    async def handler(user: IntUserId) -> None: ...
+
+    [line] = problems_of(listener(Login)(handler))
+    assert 'event "sig_login" field "user"' in line
+    assert "the field is int" in line
+    assert 'parameter "user" is annotated IntUserId, which cannot accept it' in line
+    assert "test_signatures.py:" in line
+
+
+@pytest.mark.anyio
+async def test_listeners_mypy_accepts_receive_the_values() -> None:
+    received: list[tuple[float, complex, bool, Box[Any], int]] = []
+
+    @listener(Tower)
+    async def handler(
+        priority: float,
+        flag: complex,
+        color: Literal[Color.RED, Color.BLUE],
+        box: Box[Any],
+        user: int,
+        **kwargs: Any,
+    ) -> None:
+        received.append((priority, flag, color is Color.BLUE, box, user))
+
+    bus = EventBus(listeners=[handler])
+    event = Tower(
+        flag=True,
+        priority=Priority.HIGH,
+        count=1,
+        ratio=0.5,
+        color=Color.BLUE,
+        box=Box[str](item="x"),
+        user=IntUserId(7),
+        admin=AdminId(IntUserId(8)),
+    )
+    async with bus:
+        await bus.emit_and_wait(event)
+    assert received == [(Priority.HIGH, True, True, Box[str](item="x"), 7)]
+
+
+# --- event parameters spelled wrong: one accurate message each ------------------------
+
+
+def only_problem_of(subscriber: Any) -> str:
+    lines = problems_of(subscriber)
+    assert len(lines) == 1, lines
+    [line] = lines
+    assert 'event "sig_other"' in line
+    assert "test_signatures.py:" in line  # file:line of the listener
+    return line
+
+
+def test_a_keyword_only_event_parameter_is_one_problem() -> None:
+    @listener(Other)
+    async def handler(*, event: Other) -> None: ...
+
+    line = only_problem_of(handler)
+    assert "test_a_keyword_only_event_parameter_is_one_problem.<locals>.handler" in line
+    assert 'parameter "event" is keyword-only' in line
+    assert "the event is passed as the first positional argument" in line
+    assert 'Fix: remove the "*" before "event"' in line
+
+
+def test_an_optional_event_parameter_is_one_problem() -> None:
+    @listener(Other)
+    async def handler(event: Other | None) -> None: ...
+
+    line = only_problem_of(handler)
+    assert 'parameter "event" is annotated Other | None' in line
+    assert "an event is never None" in line
+    assert "Fix: annotate it `event: Other`" in line
+
+
+class _Mailer:
+    @listener(Other)
+    async def on_other(self, event: Other) -> None: ...
+
+
+def test_an_unbound_method_is_one_problem() -> None:
+    line = only_problem_of(_Mailer.on_other)
+    assert "_Mailer.on_other" in line
+    assert 'a method used without an instance: its "self" is never filled' in line
+    assert "Fix: pass the method of an instance, `EventBus(listeners=[_Mailer().on_other])`" in (
+        line
+    )
+
+
+def test_the_method_of_an_instance_passes() -> None:
+    EventBus(listeners=[_Mailer().on_other])
+
+
+async def _unresolvable(event):  # type: ignore[no-untyped-def]
+    ...
+
+
+# As `event: OtherEvnt` reads under `from __future__ import annotations`: a misspelled name.
+_unresolvable.__annotations__ = {"event": "OtherEvnt", "return": "None"}
+
+
+def test_an_unresolvable_event_annotation_is_one_problem() -> None:
+    line = only_problem_of(listener(Other)(_unresolvable))
+    assert 'the annotation "OtherEvnt" of parameter "event" cannot be resolved' in line
+    assert "name 'OtherEvnt' is not defined" in line
+    assert "Fix: import OtherEvnt in the listener's module" in line
+
+
+async def _unresolvable_field(email, **kwargs):  # type: ignore[no-untyped-def]
+    ...
+
+
+# A field parameter whose type only exists under `if TYPE_CHECKING:`: undecidable, so it passes.
+_unresolvable_field.__annotations__ = {"email": "EmailAddress", "return": "None"}
+
+
+def test_an_unresolvable_annotation_on_a_field_parameter_passes() -> None:
+    EventBus(listeners=[listener(Other)(_unresolvable_field)])

@@ -34,7 +34,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     pages: list[Page] = []
     for path in doc_pages():
         try:
-            pages.append(parse_page((ROOT / path).read_text(encoding="utf-8"), path, ROOT))
+            pages.append(parse_page((ROOT / path).read_text(encoding="utf-8"), path))
         except MarkerError:
             continue  # its page test fails and says why
     runnable = sum(len(page.runnable) for page in pages)

@@ -8,9 +8,10 @@ Conventions (the docs test enforces them, see ``tests/docs/test_pages.py``):
 - ``<!-- output -->`` on the line just before a ``text`` fence that follows a Python
   block (blank lines allowed between them) makes that text the exact standard output the
   Python block must print.
-- A Python block whose only line is ``--8<-- "path/from/the/repo.py"`` shows that file
-  (``pymdownx.snippets``) and runs its content, so a page can show a real test module
-  that pytest also runs.
+- No ``--8<-- "path"`` includes: GitHub shows a page's raw Markdown (the README links
+  to the pages), where an include is a bare ``--8<--`` line instead of code. A page that
+  shows a repository file holds its text inline; ``tests/docs/test_pages.py`` checks that
+  the copy is the file.
 
 A marker anywhere else is an error, so a misplaced marker cannot hide a block.
 """
@@ -20,7 +21,6 @@ from __future__ import annotations
 import re
 import textwrap
 from dataclasses import dataclass, field
-from pathlib import Path
 
 __all__ = ["CodeBlock", "MarkerError", "Page", "parse_page", "replace_outputs"]
 
@@ -47,8 +47,6 @@ class CodeBlock:
     :param expected_output: the ``<!-- output -->`` text that follows, if any.
     :param output_span: 0-based ``(first, end)`` line indexes of that text in the page,
         so that ``DOCS_UPDATE_OUTPUT=1`` can rewrite it.
-    :param included: the repository path of the file the block shows, if it is a
-        ``--8<--`` include (then ``code`` is that file's text, from its line 1).
     """
 
     path: str
@@ -58,7 +56,6 @@ class CodeBlock:
     expected_output: str | None = None
     output_span: tuple[int, int] | None = None
     output_indent: str = ""
-    included: str | None = None
 
     @property
     def is_fragment(self) -> bool:
@@ -89,14 +86,13 @@ class Page:
         return [b for b in self.blocks if b.is_fragment]
 
 
-def parse_page(text: str, path: str, root: Path | None = None) -> Page:
+def parse_page(text: str, path: str) -> Page:
     """Collect the Python blocks of a Markdown page.
 
     :param text: the page's Markdown.
     :param path: how messages and tracebacks name the page (e.g. ``docs/tutorial.md``).
-    :param root: the repository root, against which ``--8<--`` includes resolve.
     :raises MarkerError: for a marker that is not just before a fence it applies to, an
-        unclosed fence, or an include that is not alone in its block or not a file.
+        unclosed fence, or a ``--8<--`` include.
     """
     lines = text.splitlines()
     page = Page(path)
@@ -133,8 +129,12 @@ def parse_page(text: str, path: str, root: Path | None = None) -> Page:
                 textwrap.dedent(body),
                 fragment["reason"].strip() if fragment else None,
             )
-            if "8<-" in block.code:
-                _include(block, root)
+            if _SNIPPET.search(block.code):
+                raise MarkerError(
+                    f"{block.where}: a --8<-- include shows as that bare line on GitHub, which "
+                    "shows the raw page; put the file's code in the block (tests/docs/"
+                    "test_pages.py SHOWN_FILES keeps the copy equal to the file)"
+                )
             page.blocks.append(block)
             last_was_python = True
         elif fragment:
@@ -155,20 +155,6 @@ def parse_page(text: str, path: str, root: Path | None = None) -> Page:
             last_was_python = False
         index = end + 1
     return page
-
-
-def _include(block: CodeBlock, root: Path | None) -> None:
-    """Replace a block's ``--8<-- "path"`` line by the text of that file."""
-    include = _SNIPPET.fullmatch(block.code.strip())
-    if include is None:
-        raise MarkerError(
-            f'{block.where}: a block that includes a file holds only its --8<-- "path" line'
-        )
-    file = (root or Path.cwd()) / include["path"]
-    if not file.is_file():
-        raise MarkerError(f"{block.where}: the included file {include['path']} does not exist")
-    block.code = file.read_text(encoding="utf-8")
-    block.included = include["path"]
 
 
 def _unindent(lines: list[str], indent: int) -> str:

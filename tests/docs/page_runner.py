@@ -75,12 +75,8 @@ def run_page(page: Page, source_text: str, *, update: bool = False) -> list[tupl
 def _run_block(
     block: CodeBlock, namespace: dict[str, object], loop: asyncio.AbstractEventLoop, flags: int
 ) -> tuple[int, str]:
-    if block.included is None:
-        # Pad with blank lines so that line numbers are the page's line numbers.
-        source, filename = "\n" * (block.line - 1) + block.code, block.path
-    else:
-        source, filename = block.code, block.included
-        _cache_lines(filename, source)
+    # Pad with blank lines so that line numbers are the page's line numbers.
+    source, filename = "\n" * (block.line - 1) + block.code, block.path
     printed = io.StringIO()
     try:
         code = compile(

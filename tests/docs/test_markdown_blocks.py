@@ -67,6 +67,7 @@ def test_fragment_marker_skips_the_block_and_keeps_its_reason() -> None:
         "~~~python\nprint(1)\n~~~\nsome prose\n<!-- output -->\n~~~text\n1\n~~~\n",
         "~~~python\nprint(1)\n~~~\n<!-- output -->\n~~~json\n1\n~~~\n",  # not text
         "~~~python\nx = 1\n",  # never closed
+        '~~~python\n--8<-- "tests/docs/examples/test_signup.py"\n~~~\n',  # raw on GitHub
     ],
 )
 def test_misplaced_markers_and_unclosed_fences_are_errors(text: str) -> None:

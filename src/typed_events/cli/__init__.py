@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import inspect
 import json
 import os
 import sys
@@ -30,6 +29,7 @@ from typed_events._routing import Routing
 from typed_events.cli import _dead_letter, _stubgen
 from typed_events.cli._app import AppLoadError, LoadedApp, load_app
 from typed_events.cli._output import Finding, event_views, render_check, render_list, render_table
+from typed_events.cli._warnings import mutable_field_findings, subclass_findings, unhandled_finding
 from typed_events.errors import DuplicateEventError, SignatureProblem
 from typed_events.events import Event
 from typed_events.schema import SchemaDocumentError, asyncapi_document, diff_schemas, event_schemas
@@ -162,10 +162,16 @@ class _Wiring:
     def findings(self) -> list[Finding]:
         findings = [_problem_finding(p) for p in self.problems]
         findings += [Finding("error", "duplicate event id", e) for e in self.errors]
-        subscribed = _subscribed_ids(self.app)
+        listeners_of = _listeners_by_id(self.app)
+        received = [c for c in self.events if c.event_id in listeners_of]
+        for event_class in received:
+            findings += mutable_field_findings(event_class)
+        subclasses = subclass_findings(received, listeners_of)
+        findings += subclasses
+        reported = {f.event_id for f in subclasses}
         for event_class in self.events:
-            if event_class.event_id not in subscribed:
-                findings.append(_unhandled_finding(event_class))
+            if event_class.event_id not in listeners_of and event_class.event_id not in reported:
+                findings.append(unhandled_finding(event_class))
         return findings
 
     def require_built(self) -> Routing:
@@ -193,29 +199,17 @@ def _problem_finding(problem: SignatureProblem) -> Finding:
     )
 
 
-def _subscribed_ids(app: LoadedApp) -> set[str]:
-    # Subscribed even if the signature is wrong: that is reported once, as an error.
-    return {
-        ref if isinstance(ref, str) else ref.event_id
-        for subscriber in app.listeners
-        for ref in subscriber.events
-    }
+def _listeners_by_id(app: LoadedApp) -> dict[str, list[str]]:
+    """Listener names by the event id they subscribe to.
 
-
-def _unhandled_finding(event_class: type[Event]) -> Finding:
-    try:
-        _, line = inspect.getsourcelines(event_class)
-        location = f"{inspect.getsourcefile(event_class)}:{line}"
-    except (OSError, TypeError):
-        location = ""
-    return Finding(
-        "warning",
-        "event without listener",
-        f"{event_class.__qualname__} has no listener in this app",
-        "subscribe one with @listener(...), or ignore this if another service consumes it",
-        location,
-        event_id=event_class.event_id,
-    )
+    Subscribed even if the signature is wrong: that is reported once, as an error.
+    """
+    listeners: dict[str, list[str]] = {}
+    for subscriber in app.listeners:
+        for ref in subscriber.events:
+            event_id = ref if isinstance(ref, str) else ref.event_id
+            listeners.setdefault(event_id, []).append(subscriber.name)
+    return listeners
 
 
 def _run_check(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""myapp/broken.py: the seed's listeners, without **kwargs, and a typo in an id."""
+"""myapp/broken.py: Litestar's events guide's listeners, without **kwargs; a typo in an id."""
 
 from __future__ import annotations
 
