@@ -5,6 +5,7 @@ when the bus is built; the in-memory emitter is bounded, and Redis Streams carri
 same listeners across processes.
 """
 
+from typed_events._upcasting import upcaster
 from typed_events.backends.base import BaseEventEmitterBackend, ShutdownReport, UndeliveredCall
 from typed_events.backends.memory import EmitterStats, SimpleEventEmitter
 from typed_events.bus import EventBus
@@ -43,6 +44,7 @@ __all__ = [
     "UndeliveredCall",
     "UnknownEventError",
     "listener",
+    "upcaster",
 ]
 
 __version__ = "0.1.0"
