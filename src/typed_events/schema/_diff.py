@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import cast
 
+from typed_events.schema._explain import field_change
 from typed_events.schema._subset import (
     JSONObject,
     SchemaDocumentError,
     SchemaNode,
     covers,
-    describe_schema,
     properties,
     required,
 )
@@ -122,8 +122,6 @@ def _diff_type(event_id: str, name: str, old: SchemaNode, new: SchemaNode) -> li
     widened, narrowed = covers(new, old), covers(old, new)
     if widened and narrowed:
         return []
-    was, now = describe_schema(old), describe_schema(new)
-    if widened:
-        return [SchemaChange(event_id, False, f'field "{name}" widened: {was} -> {now}', name)]
-    verb = "narrowed" if narrowed else "changed type"
-    return [SchemaChange(event_id, True, f'field "{name}" {verb}: {was} -> {now}', name)]
+    # Widened: say what old readers would refuse; otherwise what new readers refuse.
+    message = field_change(name, old, new, reader_is_new=not widened)
+    return [SchemaChange(event_id, not widened, message, name)]
