@@ -28,7 +28,7 @@ from typed_events.errors import DeadLetterReason, EnvelopeError
 from typed_events.events import Event
 from typed_events.listeners import qualified_name, source_location
 
-__all__ = ["ChainProblem", "chain_problems", "upcast", "upcaster"]
+__all__ = ["ChainProblem", "chain_problems", "upcast", "upcaster", "where_defined"]
 
 Payload = dict[str, Any]
 UpcastFunction = TypeVar("UpcastFunction", bound=Callable[[Payload], Payload])
@@ -125,7 +125,7 @@ def chain_problems(event: type[Event]) -> list[ChainProblem]:
                     event,
                     version,
                     name,
-                    _location(event),
+                    where_defined(event),
                     f"{name} is at version {current} and reads from version {oldest}, but "
                     f"no upcaster turns version {version} into {version + 1}",
                     f"add @upcaster({name}, from_version={version}), or raise "
@@ -141,7 +141,7 @@ def chain_problems(event: type[Event]) -> list[ChainProblem]:
                     event,
                     version,
                     _name(first),
-                    _location(first),
+                    where_defined(first),
                     f"upcaster from version {version} can never run: {name} reads {reads}",
                     f"remove it, or set {name}'s version= to {version + 1}"
                     if version >= current
@@ -154,9 +154,9 @@ def chain_problems(event: type[Event]) -> list[ChainProblem]:
                     event,
                     version,
                     _name(extra),
-                    _location(extra),
+                    where_defined(extra),
                     f"two upcasters from version {version} of {name}: {_name(first)} "
-                    f"({_location(first)}) and this one",
+                    f"({where_defined(first)}) and this one",
                     "keep one of them",
                 )
             )
@@ -215,7 +215,8 @@ def _name(func: Callable[..., Any]) -> str:
     return qualified_name(func)
 
 
-def _location(obj: Callable[..., Any]) -> str:
+def where_defined(obj: Callable[..., Any]) -> str:
+    """``file:line`` where a function or an event class is defined, or ``<unknown>``."""
     if not isinstance(obj, type):
         return source_location(obj)
     try:  # an event class: where it is defined, relative to here when inside it
