@@ -220,9 +220,11 @@ def where_defined(obj: Callable[..., Any]) -> str:
     if not isinstance(obj, type):
         return source_location(obj)
     try:  # an event class: where it is defined, relative to here when inside it
-        _, line = inspect.getsourcelines(obj)
         path = os.path.abspath(inspect.getsourcefile(obj) or inspect.getfile(obj))
-    except (OSError, TypeError):
+        line = getattr(obj, "__firstlineno__", None)  # Python 3.13+
+        if line is None:
+            _, line = inspect.getsourcelines(obj)  # parses the file: it must be Python
+    except (OSError, TypeError, SyntaxError):
         return "<unknown>"
     relative = os.path.relpath(path)
     return f"{path if relative.startswith(os.pardir) else relative}:{line}"
