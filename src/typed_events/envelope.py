@@ -213,8 +213,18 @@ def decode(
             raise EnvelopeError(
                 exc.reason, exc.detail, envelope_id=envelope_id, event_type=event_type
             ) from exc.__cause__
-        # Validated as JSON, like a current-version envelope (strict models included).
-        raw = json.dumps(obj, ensure_ascii=False)
+        try:
+            # Validated as JSON, like a current-version envelope (strict models included).
+            raw = json.dumps(obj, ensure_ascii=False)
+        except (TypeError, ValueError) as exc:
+            raise EnvelopeError(
+                "invalid data",
+                f"the upcast data of {event_type!r} (from version {version}) is not JSON: "
+                f"{exc}; an upcaster must return JSON values (str, int, float, bool, None, "
+                "lists and dicts)",
+                envelope_id=envelope_id,
+                event_type=event_type,
+            ) from exc
     try:
         # JSON mode, on the raw bytes: the exact inverse of model_dump_json, strict
         # models included.

@@ -181,6 +181,20 @@ def test_upcast_data_that_does_not_validate_is_invalid_data() -> None:
     assert "data.name: Extra inputs are not permitted" in caught.value.detail
 
 
+def test_an_upcaster_returning_values_json_cannot_hold_is_invalid_data() -> None:
+    read = v2_class()
+
+    @upcaster(read, from_version=1)
+    def with_a_set(data: dict[str, Any]) -> dict[str, Any]:
+        return {"full_name": data["name"], "age": {data["age"]}}
+
+    with pytest.raises(EnvelopeError) as caught:
+        decode(v1_envelope(), EventRegistry([read]))
+    assert caught.value.reason is DeadLetterReason.INVALID_DATA
+    assert "the upcast data of 'written' (from version 1) is not JSON" in caught.value.detail
+    assert caught.value.envelope_id == "e-1"
+
+
 def test_data_that_is_not_an_object_cannot_be_upcast() -> None:
     read = v2_class()
     upcaster(read, from_version=1)(unchanged)
