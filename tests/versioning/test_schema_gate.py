@@ -161,6 +161,37 @@ def test_a_rename_without_a_bump_fails_naming_the_field_and_the_fix(tmp_path: Pa
     ]
 
 
+def test_lock_refuses_to_overwrite_a_locked_version_with_a_breaking_change(
+    tmp_path: Path,
+) -> None:
+    deploy(tmp_path, V1)
+    lock(tmp_path)
+    before = (tmp_path / "events.lock.json").read_text()
+    deploy(tmp_path, V1.replace("age: int", "age: str"))
+    refused = cli(tmp_path, "schema", "lock", "shop.events:bus", "-o", "events.lock.json")
+    assert refused.code == 1, refused
+    assert refused.out.splitlines()[0].startswith(
+        'breaking: user_signed_up version 1 (backward): field "age" changed type'
+    )
+    assert refused.out.splitlines()[-1].startswith("Refused: events.lock.json is unchanged.")
+    assert (tmp_path / "events.lock.json").read_text() == before
+    assert check(tmp_path, "backward").code == 1  # the gate still fails
+    forward = ("schema", "lock", "shop.events:bus", "-o", "events.lock.json", "--mode", "forward")
+    assert cli(tmp_path, *forward).code == 1  # int -> str breaks both ways
+    forced = cli(tmp_path, *forward, "--force")
+    assert forced.code == 0, forced
+    assert check(tmp_path, "full").code == 0
+
+
+def test_lock_records_a_compatible_change_to_a_locked_version(tmp_path: Path) -> None:
+    deploy(tmp_path, V1)
+    lock(tmp_path)
+    deploy(tmp_path, V1.replace("age: int", "age: float"))
+    lock(tmp_path)  # widening is backward compatible
+    result = check(tmp_path, "backward")
+    assert result.out.startswith("OK: no breaking change under backward"), result
+
+
 # (what the deploy changes, exit code under backward, forward, full, what forward says)
 CHANGES = [
     ("note: str | None = None", "note: str | None = None\n    nick: str = ''", 0, 1, 1),

@@ -1,12 +1,14 @@
 """``typed-events schema lock`` and ``typed-events schema check``: the schema gate in CI.
 
 ```text
-typed-events schema lock APP -o events.lock.json
+typed-events schema lock APP -o events.lock.json [--mode MODE] [--force]
 typed-events schema check APP --lock events.lock.json [--mode MODE] [--format text|json|github]
 ```
 
 ``lock`` records every event's JSON Schema per version (older versions are kept from the
-file it rewrites, while the class still reads them). ``check`` exits 1 when a change since
+file it rewrites, while the class still reads them); it refuses (exit 1) to overwrite a
+locked version with a change that breaks ``--mode``, unless ``--force``, so re-locking
+cannot hide what ``check`` would catch. ``check`` exits 1 when a change since
 the lock breaks ``MODE`` (``backward``, the default, ``forward``, ``full``, or their
 ``-transitive`` forms) without a version bump and an upcaster, naming the event, the field
 and the fix; 0 otherwise; 2 for a missing or unreadable lock file or an unknown mode.
@@ -49,6 +51,15 @@ def add_parsers(
     _app_arguments(lock)
     lock.add_argument(
         "-o", "--output", metavar="FILE", required=True, help="the lock file (kept versions)"
+    )
+    lock.add_argument(
+        "--mode",
+        choices=_MODES,
+        default="backward",
+        help="refuse to overwrite a locked version with a change that breaks this mode",
+    )
+    lock.add_argument(
+        "--force", action="store_true", help="record a breaking change to a locked version anyway"
     )
     lock.set_defaults(handler=run_lock)
 
@@ -102,8 +113,23 @@ def run_lock(args: argparse.Namespace) -> int:
     previous = _read_json(output) if output.exists() else None
     try:
         document = lock_schemas(events, previous)
+        # Re-locking must not hide what the gate would catch: a locked version whose
+        # schema changes in a way that breaks the mode needs a bump, not a new lock.
+        overwritten = [
+            f
+            for f in (check_lock(previous, events, args.mode) if previous is not None else [])
+            if f.breaking and f.direction is not None
+        ]
     except SchemaDocumentError as error:
         raise AppLoadError(f"{output}: {error}") from None
+    if overwritten and not args.force:
+        for finding in overwritten:
+            print(_text(finding))
+        print(
+            f"Refused: {output} is unchanged. Bump the version (with an upcaster) instead of "
+            "changing a locked one, or pass --force to record the change anyway."
+        )
+        return 1
     output.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     versions = ", ".join(
         f"{event_id} v{'/'.join(entry['schemas'])}"
