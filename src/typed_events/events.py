@@ -38,9 +38,8 @@ class Event(BaseModel):
     Without ``event_id=`` the id is the class name in snake_case. ``version=`` (default
     1) is the version envelopes carry; older versions are turned into this one by
     :func:`~typed_events.upcaster` functions, from version 1 (or ``min_version=``) on.
-    One validated
-    instance is shared by all listeners; it is frozen so none can change it under
-    another.
+    One validated instance is shared by all listeners; it is frozen so none can change
+    it under another.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
