@@ -353,6 +353,10 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     relock = cli(tmp_path, "schema", "lock", "shop.events:bus", "-o", "events.lock.json")
     assert relock.code == 2, relock
     assert "is not a schema lock" in relock.err
+    (tmp_path / "events.lock.json").write_text("{")
+    broken = check(tmp_path, "backward")
+    assert broken.code == 2, broken
+    assert "events.lock.json is not JSON" in broken.err
 
 
 def test_a_broken_upcaster_chain_fails_check_and_the_gate(tmp_path: Path) -> None:
