@@ -6,6 +6,7 @@ same listeners across processes.
 """
 
 from typed_events._report import ShutdownReport, UndeliveredCall
+from typed_events._upcasting import upcaster
 from typed_events.backends.base import BaseEventEmitterBackend
 from typed_events.backends.memory import EmitterStats, SimpleEventEmitter
 from typed_events.bus import EventBus
@@ -49,6 +50,7 @@ __all__ = [
     "UndeliveredCall",
     "UnknownEventError",
     "listener",
+    "upcaster",
 ]
 
 __version__ = "0.1.0"

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, cast
 
 from typed_events._signatures import Style, call_shape, check_listener
+from typed_events._upcasting import chain_problems
 from typed_events.errors import (
     ListenerSignatureError,
     ProblemKind,
@@ -106,6 +107,7 @@ class Routing:
                     subscriptions = routes.setdefault(event_class.event_id, [])
                     if all(s.listener is not subscriber for s in subscriptions):
                         subscriptions.append(Subscription(subscriber, event_class, shape.style))
+        problems.extend(_chain_problems(registry))
         frozen = {event_id: tuple(subs) for event_id, subs in routes.items()}
         return cls(registry, listeners, frozen), problems
 
@@ -136,6 +138,23 @@ def _unknown_id_problem(
         "EventBus(events=[...])",
         ProblemKind.UNKNOWN_EVENT,
     )
+
+
+def _chain_problems(registry: EventRegistry) -> list[SignatureProblem]:
+    """Gaps and duplicates in the upcasters of every event the bus knows."""
+    return [
+        SignatureProblem(
+            p.subject,
+            p.location,
+            p.event.event_id,
+            None,
+            f"version {p.version}: {p.message}",
+            p.fix,
+            ProblemKind.UPCASTER_CHAIN,
+        )
+        for event_class in registry
+        for p in chain_problems(event_class)
+    ]
 
 
 def _require_listener(item: object) -> Listener[..., Any]:

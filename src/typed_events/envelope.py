@@ -6,7 +6,11 @@ An event travels as one JSON object::
      "type": "user_created", "time": "2026-01-01T12:00:00.000000Z",
      "datacontenttype": "application/json", "data": {"email": "a@example.com"}}
 
-``type`` is the event id and ``data`` the model's JSON (``model_dump_json``). Nothing
+``type`` is the event id and ``data`` the model's JSON (``model_dump_json``); the
+extension attribute ``eventversion`` is the event class's ``version=`` (an envelope
+without it is version 1, as every envelope written before versions existed). A version
+older than the class's is upcast (see :func:`typed_events.upcaster`) before the class
+validates it; a newer one is refused with reason ``"unknown version"``. Nothing
 else is ever executed or unpickled: :func:`decode` parses JSON and validates ``data``
 with the event class the registry names, so a message from an older or hostile
 producer is either a valid event or an :class:`EnvelopeError` whose ``reason`` says
@@ -24,12 +28,14 @@ from typing import Any, cast
 
 import pydantic
 
+from typed_events._upcasting import upcast
 from typed_events.errors import DeadLetterReason, EnvelopeError
 from typed_events.events import Event, EventRegistry
 
 __all__ = [
     "CONTENT_TYPE",
     "SPECVERSION",
+    "VERSION_ATTRIBUTE",
     "Envelope",
     "EnvelopeError",
     "Reason",
@@ -44,6 +50,9 @@ CONTENT_TYPE = "application/json"
 Reason = DeadLetterReason
 """Why an envelope was refused (kept as a name for older imports)."""
 """Why a message cannot be delivered; dead-letter entries carry it."""
+
+VERSION_ATTRIBUTE = "eventversion"
+"""The CloudEvents extension attribute that carries the event's version (an integer)."""
 
 # CloudEvents: extension attribute names are lowercase ASCII letters and digits.
 _CORE_ATTRIBUTES = frozenset(
@@ -60,7 +69,9 @@ class Envelope:
     :ivar type: the event id.
     :ivar time: when it was emitted (UTC), if the producer said.
     :ivar event: the validated event instance.
-    :ivar extensions: CloudEvents extension attributes, by name.
+    :ivar extensions: CloudEvents extension attributes, by name (``eventversion`` aside).
+    :ivar version: the version the producer wrote (``event`` is at its class's version:
+        older data was upcast).
     """
 
     id: str
@@ -69,6 +80,7 @@ class Envelope:
     time: datetime | None
     event: Event
     extensions: Mapping[str, Any] = field(default_factory=dict[str, Any])
+    version: int = 1
 
 
 def encode(
@@ -89,19 +101,25 @@ def encode(
     :raises ValueError: for an extension name CloudEvents does not allow.
     :raises pydantic_core.PydanticSerializationError: if a field cannot be made JSON.
     """
-    attributes: dict[str, str] = {
+    attributes: dict[str, str | int] = {
         "specversion": SPECVERSION,
         "id": id if id is not None else str(uuid.uuid4()),
         "source": source,
         "type": event.event_id,
         "time": _format_time(time if time is not None else datetime.now(UTC)),
         "datacontenttype": CONTENT_TYPE,
+        VERSION_ATTRIBUTE: event.event_version,
     }
     for name, value in (extensions or {}).items():
-        if not (name.isascii() and name.isalnum() and name.islower()) or name in _CORE_ATTRIBUTES:
+        if (
+            not (name.isascii() and name.isalnum() and name.islower())
+            or name in _CORE_ATTRIBUTES
+            or name == VERSION_ATTRIBUTE
+        ):
             raise ValueError(
                 f"CloudEvents extension attribute {name!r} is not allowed: names are "
-                "lowercase ASCII letters and digits, and not a core attribute name"
+                "lowercase ASCII letters and digits, and not a core attribute name "
+                f"(nor {VERSION_ATTRIBUTE!r}, which encode writes)"
             )
         attributes[name] = value
     head = json.dumps(attributes, separators=(",", ":"), ensure_ascii=False)
@@ -164,7 +182,9 @@ def decode(
     :param expected_type: the event id the message must carry (a stream per event id
         means anything else arrived in the wrong place).
     :raises EnvelopeError: with ``reason`` ``"too large"``, ``"bad json"``,
-        ``"bad envelope"``, ``"unknown type"`` or ``"invalid data"``.
+        ``"bad envelope"``, ``"unknown type"``, ``"unknown version"`` (newer than the
+        class, or older than its ``min_version``) or ``"invalid data"`` (an upcaster that
+        failed included).
     """
     obj = read_attributes(raw, max_bytes=max_bytes)
     envelope_id: str = obj["id"]
@@ -185,6 +205,26 @@ def decode(
             envelope_id=envelope_id,
             event_type=event_type,
         )
+    version = _read_version(obj, envelope_id, event_type)
+    if version != event_class.event_version:
+        try:
+            obj["data"] = upcast(event_class, obj["data"], version)
+        except EnvelopeError as exc:
+            raise EnvelopeError(
+                exc.reason, exc.detail, envelope_id=envelope_id, event_type=event_type
+            ) from exc.__cause__
+        try:
+            # Validated as JSON, like a current-version envelope (strict models included).
+            raw = json.dumps(obj, ensure_ascii=False)
+        except (TypeError, ValueError) as exc:
+            raise EnvelopeError(
+                "invalid data",
+                f"the upcast data of {event_type!r} (from version {version}) is not JSON: "
+                f"{exc}; an upcaster must return JSON values (str, int, float, bool, None, "
+                "lists and dicts)",
+                envelope_id=envelope_id,
+                event_type=event_type,
+            ) from exc
     try:
         # JSON mode, on the raw bytes: the exact inverse of model_dump_json, strict
         # models included.
@@ -197,8 +237,29 @@ def decode(
             envelope_id=envelope_id,
             event_type=event_type,
         ) from None
-    extensions = {k: v for k, v in obj.items() if k not in _CORE_ATTRIBUTES and k != "data"}
-    return Envelope(envelope_id, obj["source"], event_type, parsed.time, parsed.data, extensions)
+    extensions = {k: v for k, v in obj.items() if k not in _NOT_EXTENSIONS}
+    return Envelope(
+        envelope_id, obj["source"], event_type, parsed.time, parsed.data, extensions, version
+    )
+
+
+_NOT_EXTENSIONS = _CORE_ATTRIBUTES | {"data", VERSION_ATTRIBUTE}
+
+
+def _read_version(obj: dict[str, Any], envelope_id: str, event_type: str) -> int:
+    """The ``eventversion`` of an envelope: 1 when absent; a string of digits is read too
+    (CloudEvents bindings that carry attributes as text)."""
+    value = obj.get(VERSION_ATTRIBUTE, 1)
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise EnvelopeError(
+            "bad envelope",
+            f"{VERSION_ATTRIBUTE!r} must be an integer >= 1, got {value!r}",
+            envelope_id=envelope_id,
+            event_type=event_type,
+        )
+    return value
 
 
 class _EnvelopeBase(pydantic.BaseModel):

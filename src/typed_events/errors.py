@@ -107,6 +107,7 @@ class ProblemKind(StrEnum):
     UNKNOWN_EVENT = "unknown event id"  # the listener names an id no event declares
     SIGNATURE = "listener signature"  # the listener cannot take the event's fields
     NOT_A_LISTENER = "not a listener"  # the callable cannot be a listener at all
+    UPCASTER_CHAIN = "upcaster chain"  # an event's upcasters do not reach its version
 
 
 @dataclass(frozen=True)

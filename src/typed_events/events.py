@@ -40,21 +40,35 @@ class Event(BaseModel):
         email: str
     ```
 
-    Without ``event_id=`` the id is the class name in snake_case. One validated
-    instance is shared by all listeners; it is frozen so none can change it under
-    another.
+    Without ``event_id=`` the id is the class name in snake_case. ``version=`` (default
+    1) is the version envelopes carry; older versions are turned into this one by
+    :func:`~typed_events.upcaster` functions, from version 1 (or ``min_version=``) on.
+    One validated instance is shared by all listeners; it is frozen so none can change
+    it under another.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     event_id: ClassVar[str] = "event"
+    event_version: ClassVar[int] = 1
+    """The class keyword ``version=`` (default 1): the version encoded envelopes carry."""
+    event_min_version: ClassVar[int] = 1
+    """The class keyword ``min_version=`` (default 1): the oldest version still read."""
 
-    def __init_subclass__(cls, *, event_id: str | None = None, **kwargs: Any) -> None:
+    def __init_subclass__(
+        cls,
+        *,
+        event_id: str | None = None,
+        version: int = 1,
+        min_version: int = 1,
+        **kwargs: Any,
+    ) -> None:
         super().__init_subclass__(**kwargs)
         if event_id is not None:
             require_valid_id(event_id, f"{cls.__qualname__}(Event, event_id=...)")
         cls.event_id = event_id or event_id_from_name(cls.__name__)
         require_valid_id(cls.event_id, f"the id derived from class name {cls.__qualname__!r}")
+        cls.event_version, cls.event_min_version = _check_versions(cls, version, min_version)
         _live_events.setdefault(cls.event_id, []).append(weakref.ref(cls))
 
     @classmethod
@@ -87,6 +101,24 @@ def require_valid_id(event_id: object, where: str) -> None:
             "letters, digits and _ . : - (no spaces or control characters), e.g. "
             "'user_created' or 'billing.invoice_paid'"
         )
+
+
+def _check_versions(cls: type, version: object, min_version: object) -> tuple[int, int]:
+    """The class keywords ``version=`` and ``min_version=``, checked."""
+    for name, value in (("version", version), ("min_version", min_version)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise TypeError(
+                f"{cls.__qualname__}: {name} must be an integer >= 1, got {value!r}; "
+                f"write class {cls.__name__}(Event, version=2)"
+            )
+    assert isinstance(version, int)  # checked above
+    assert isinstance(min_version, int)
+    if min_version > version:
+        raise TypeError(
+            f"{cls.__qualname__}: min_version={min_version} is newer than version={version}; "
+            "min_version names the oldest version this class still reads (<= version)"
+        )
+    return version, min_version
 
 
 def live_event_classes(event_id: str) -> list[type[Event]]:

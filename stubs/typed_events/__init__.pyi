@@ -24,6 +24,7 @@ from typed_events.errors import TypedEventsError as TypedEventsError
 from typed_events._report import UndeliveredCall as UndeliveredCall
 from typed_events.errors import UnknownEventError as UnknownEventError
 from typed_events.listeners import listener as listener
+from typed_events._upcasting import upcaster as upcaster
 
-__all__ = ['BaseEventEmitterBackend', 'DeliveryStats', 'DispatchResult', 'Dispatcher', 'DuplicateEventError', 'EmitterNotRunningError', 'EmitterStats', 'Event', 'EventBus', 'EventDefinitionError', 'EventRegistry', 'Listener', 'ListenerOptions', 'ListenerOutcome', 'ListenerSignatureError', 'Middleware', 'QueueFullError', 'ShutdownReport', 'SignatureProblem', 'SimpleEventEmitter', 'TypedEventsError', 'UndeliveredCall', 'UnknownEventError', 'listener']
+__all__ = ['BaseEventEmitterBackend', 'DeliveryStats', 'DispatchResult', 'Dispatcher', 'DuplicateEventError', 'EmitterNotRunningError', 'EmitterStats', 'Event', 'EventBus', 'EventDefinitionError', 'EventRegistry', 'Listener', 'ListenerOptions', 'ListenerOutcome', 'ListenerSignatureError', 'Middleware', 'QueueFullError', 'ShutdownReport', 'SignatureProblem', 'SimpleEventEmitter', 'TypedEventsError', 'UndeliveredCall', 'UnknownEventError', 'listener', 'upcaster']
 __version__: str

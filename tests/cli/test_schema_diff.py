@@ -120,8 +120,11 @@ def test_constraints_literals_and_containers() -> None:
 
     assert _changes(Old, New) == [
         ("breaking", 'field "code" narrowed: string (maxLength=10) -> string (maxLength=5)'),
-        ("breaking", 'field "extra" changed type: object -> object'),
-        ("compatible", "field \"channel\" widened: 'web' | 'api' -> 'web' | 'api' | 'shop'"),
+        ("breaking", 'field "extra" changed type: object -> object (values: integer -> string)'),
+        (
+            "compatible",
+            "field \"channel\" widened: 'web' | 'api' -> 'web' | 'api' | 'shop' ('shop' added)",
+        ),
         ("compatible", 'field "items" widened: array[integer] -> array[number]'),
     ]
 
@@ -140,8 +143,15 @@ def test_nested_models_are_compared_through_their_refs() -> None:
     class New(Event, event_id=ID):
         address: AddressV2
 
-    assert _changes(Old, New) == [("breaking", 'field "address" narrowed: AddressV1 -> AddressV2')]
-    assert _changes(New, Old) == [("compatible", 'field "address" widened: AddressV2 -> AddressV1')]
+    assert _changes(Old, New) == [
+        ("breaking", 'field "address" narrowed: AddressV1 -> AddressV2 (new required field "city")')
+    ]
+    assert _changes(New, Old) == [
+        (
+            "compatible",
+            'field "address" widened: AddressV2 -> AddressV1 (required field "city" removed)',
+        )
+    ]
 
 
 def test_recursive_models_terminate() -> None:

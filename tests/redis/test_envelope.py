@@ -60,6 +60,7 @@ def test_the_wire_format_is_cloudevents_structured_json() -> None:
         "type": "paid",
         "time": "2026-05-06T05:08:09.123456Z",
         "datacontenttype": "application/json",
+        "eventversion": 1,
         "traceparent": "00-ab-cd-01",
         "data": {
             "order": "12345678-1234-5678-1234-567812345678",

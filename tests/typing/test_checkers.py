@@ -16,6 +16,7 @@ FILES = [
     "emit_ids.py",
     "routes_no_import.py",
     "listener_mismatch.py",
+    "upcasters.py",
 ]
 
 CONFIGS = {

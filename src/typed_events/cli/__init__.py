@@ -5,6 +5,8 @@ typed-events check APP [--format text|json|github] [--strict]
 typed-events list APP [--format auto|table|plain|json|mermaid]
 typed-events schema APP [--format json|asyncapi] [--output FILE]
 typed-events schema diff OLD.json NEW.json [--format text|json]
+typed-events schema lock APP -o events.lock.json
+typed-events schema check APP --lock events.lock.json [--mode MODE] [--format text|json|github]
 ```
 
 ``APP`` is ``module:attribute`` naming an :class:`~typed_events.EventBus`, a sequence of
@@ -26,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from typed_events._routing import Routing
-from typed_events.cli import _dead_letter, _stubgen
+from typed_events.cli import _dead_letter, _schema_gate, _stubgen
 from typed_events.cli._app import AppLoadError, LoadedApp, load_app
 from typed_events.cli._output import Finding, event_views, render_check, render_list, render_table
 from typed_events.cli._warnings import mutable_field_findings, subclass_findings, unhandled_finding
@@ -45,9 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     :param argv: the arguments after the program name (default: ``sys.argv[1:]``).
     """
     arguments = list(sys.argv[1:] if argv is None else argv)
-    if arguments[:2] == ["schema", "diff"]:
+    if arguments[:1] == ["schema"] and arguments[1:2] in (["diff"], ["lock"], ["check"]):
         # argparse cannot have both `schema APP` and `schema diff OLD NEW` on one parser.
-        arguments = ["schema-diff", *arguments[2:]]
+        arguments = [f"schema-{arguments[1]}", *arguments[2:]]
     parser = build_parser()
     args = parser.parse_args(arguments)
     if getattr(args, "handler", None) is None:
@@ -131,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("--format", choices=("text", "json"), default="text")
     diff.set_defaults(handler=_run_schema_diff)
 
+    _schema_gate.add_parsers(commands)
     _stubgen.add_parser(commands)
     _dead_letter.add_parser(commands)
     return parser

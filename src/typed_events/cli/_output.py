@@ -26,6 +26,7 @@ __all__ = [
     "Finding",
     "ListenerView",
     "event_views",
+    "github_line",
     "render_check",
     "render_list",
 ]
@@ -95,7 +96,7 @@ def render_check(
             },
             indent=2,
         )
-    render = _github_line if fmt == "github" else _text_lines
+    render = github_line if fmt == "github" else _text_lines
     lines = [render(finding) for finding in findings]
     lines.append(_summary(len(errors), len(warnings), target, listeners, events))
     return "\n".join(lines)
@@ -133,7 +134,8 @@ def _subject(finding: Finding) -> str:
     return ", ".join(parts) + ": " if parts else ""
 
 
-def _github_line(finding: Finding) -> str:
+def github_line(finding: Finding) -> str:
+    """One GitHub Actions annotation (``::error file=...,line=...::message``)."""
     # https://docs.github.com/actions/reference/workflow-commands-for-github-actions
     properties: list[str] = []
     if finding.file:

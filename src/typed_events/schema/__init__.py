@@ -7,18 +7,34 @@ may be rejected under the new one (a consumer upgraded first can no longer read 
 producers still send): a field removed, a type narrowed, a new required field, an event
 removed. Everything else (an optional field added, a type widened, an event added) is
 *compatible*.
+
+``typed-events schema lock APP -o events.lock.json`` writes :func:`lock_schemas` (each
+event's schema per version) and ``typed-events schema check APP --lock events.lock.json
+--mode MODE`` prints :func:`check_lock`: the gate CI runs before a deploy.
 """
 
 from typed_events.errors import SchemaDocumentError
 from typed_events.schema._diff import SchemaChange, diff_schemas, read_events
 from typed_events.schema._generate import SCHEMA_FORMAT, asyncapi_document, event_schemas
+from typed_events.schema._lock import (
+    LOCK_FORMAT,
+    CompatibilityMode,
+    LockFinding,
+    check_lock,
+    lock_schemas,
+)
 
 __all__ = [
+    "LOCK_FORMAT",
     "SCHEMA_FORMAT",
+    "CompatibilityMode",
+    "LockFinding",
     "SchemaChange",
     "SchemaDocumentError",
     "asyncapi_document",
+    "check_lock",
     "diff_schemas",
     "event_schemas",
+    "lock_schemas",
     "read_events",
 ]

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import cast
 
+from typed_events.schema._explain import field_change
+from typed_events.schema._generate import VERSION_KEY
 from typed_events.schema._subset import (
     JSONObject,
     SchemaDocumentError,
     SchemaNode,
     covers,
-    describe_schema,
     properties,
     required,
 )
@@ -93,6 +94,7 @@ def diff_schemas(old: object, new: object) -> list[SchemaChange]:
 
 def _diff_event(event_id: str, old: SchemaNode, new: SchemaNode) -> list[SchemaChange]:
     old, new = old.resolve(), new.resolve()
+    versions = [_version(node) for node in (old, new)]
     old_fields, new_fields = properties(old), properties(new)
     old_required, new_required = required(old), required(new)
     # An event's schema is an object; read_events does not check it (anything else fails here).
@@ -115,15 +117,21 @@ def _diff_event(event_id: str, old: SchemaNode, new: SchemaNode) -> list[SchemaC
         elif name in old_required and name not in new_required:
             changes.append(SchemaChange(event_id, False, f'field "{name}" became optional', name))
         changes.extend(_diff_type(event_id, name, old_fields[name], new_fields[name]))
+    if versions[0] != versions[1]:
+        message = f"version {versions[0]} -> {versions[1]}"
+        changes.append(SchemaChange(event_id, versions[1] < versions[0], message))
     return changes
+
+
+def _version(schema: SchemaNode) -> int:
+    value = schema.node.get(VERSION_KEY, 1) if isinstance(schema.node, dict) else 1
+    return value if isinstance(value, int) else 1
 
 
 def _diff_type(event_id: str, name: str, old: SchemaNode, new: SchemaNode) -> list[SchemaChange]:
     widened, narrowed = covers(new, old), covers(old, new)
     if widened and narrowed:
         return []
-    was, now = describe_schema(old), describe_schema(new)
-    if widened:
-        return [SchemaChange(event_id, False, f'field "{name}" widened: {was} -> {now}', name)]
-    verb = "narrowed" if narrowed else "changed type"
-    return [SchemaChange(event_id, True, f'field "{name}" {verb}: {was} -> {now}', name)]
+    # Widened: say what old readers would refuse; otherwise what new readers refuse.
+    message = field_change(name, old, new, reader_is_new=not widened)
+    return [SchemaChange(event_id, not widened, message, name)]

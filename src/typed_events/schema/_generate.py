@@ -10,12 +10,14 @@ from pydantic.json_schema import models_json_schema
 from typed_events.events import Event
 from typed_events.schema._subset import JSONObject
 
-__all__ = ["SCHEMA_FORMAT", "asyncapi_document", "event_schemas"]
+__all__ = ["SCHEMA_FORMAT", "VERSION_KEY", "asyncapi_document", "event_schemas", "event_schema"]
 
 SCHEMA_FORMAT = "typed-events/schemas/v1"
 """The ``format`` marker of the document :func:`event_schemas` writes."""
 
 _CLASS_KEY = "x-typed-events-class"
+VERSION_KEY = "x-typed-events-version"
+"""The schema (and AsyncAPI message) keyword that holds the event's ``version=``."""
 _COMPONENT_KEY = re.compile(r"[^\w.\-]")
 
 
@@ -23,14 +25,22 @@ def event_schemas(events: Iterable[type[Event]]) -> JSONObject:
     """One document with each event's JSON Schema keyed by its id.
 
     Each schema stands alone (its nested models are in its own ``$defs``), so a consumer
-    can validate a payload with ``document["events"][event_id]``.
+    can validate a payload with ``document["events"][event_id]``. It says
+    ``"additionalProperties": false`` (events forbid extra fields) and carries the
+    event's version under ``x-typed-events-version``.
     """
-    schemas: JSONObject = {}
-    for event_class in events:
-        schema = event_class.model_json_schema()
-        schema[_CLASS_KEY] = f"{event_class.__module__}.{event_class.__qualname__}"
-        schemas[event_class.event_id] = schema
+    schemas: JSONObject = {
+        event_class.event_id: event_schema(event_class) for event_class in events
+    }
     return {"format": SCHEMA_FORMAT, "events": schemas}
+
+
+def event_schema(event_class: type[Event]) -> JSONObject:
+    """One event's JSON Schema, with its class and version as ``x-`` keywords."""
+    schema = event_class.model_json_schema()
+    schema[_CLASS_KEY] = f"{event_class.__module__}.{event_class.__qualname__}"
+    schema[VERSION_KEY] = event_class.event_version
+    return schema
 
 
 def asyncapi_document(
@@ -41,6 +51,8 @@ def asyncapi_document(
     version: str = "0.1.0",
 ) -> JSONObject:
     """An AsyncAPI 3.0 document: one channel (address: the event id) and message per event.
+
+    Each message carries the event's version under ``x-typed-events-version``.
 
     :param events: the event classes, in the order to list them.
     :param listeners: listener names by event id; each event with listeners gets a
@@ -63,6 +75,7 @@ def asyncapi_document(
             "title": event_class.__qualname__,
             "contentType": "application/json",
             "payload": refs[(event_class, "validation")],
+            VERSION_KEY: event_class.event_version,
         }
         if event_class.__doc__:
             message["summary"] = event_class.__doc__.strip().splitlines()[0]
