@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextvars
 import itertools
 import logging
-from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
 
@@ -18,6 +17,7 @@ from typed_events._calls import (
     cancelled_from_outside,
     start_in_context,
 )
+from typed_events._lanes import OrderedLanes, OutcomeCallback
 from typed_events._outcomes import (
     CallEnd,
     Counters,
@@ -30,23 +30,9 @@ from typed_events._report import UndeliveredCall, UndeliveredReason
 from typed_events._reporting import Reporter
 from typed_events._routing import Routing, Subscription
 from typed_events.events import Event
-from typed_events.middleware import CallNext, Middleware
+from typed_events.middleware import Middleware, overrides, wrap_calls
 
 __all__ = ["Dispatcher"]
-
-OutcomeCallback = Callable[[ListenerOutcome], None]
-_Invoke = Callable[[Subscription, Event, "contextvars.Context | None"], Awaitable[Any]]
-_Wrapped = Callable[[Event, Subscription, "contextvars.Context | None"], Awaitable[Any]]
-
-
-class _Lane:
-    """The backlog of an ``ordered=True`` listener: one call at a time, in emit order."""
-
-    __slots__ = ("backlog", "busy")
-
-    def __init__(self) -> None:
-        self.backlog: deque[tuple[Event, contextvars.Context, OutcomeCallback]] = deque()
-        self.busy = False
 
 
 class Dispatcher:
@@ -77,9 +63,9 @@ class Dispatcher:
         # that stops reports them, and a call the report claimed is never counted twice.
         self._running: dict[int, tuple[Subscription, Event]] = {}
         self._keys = itertools.count(-1, -1)  # negative: never an id() of a live object
-        self._lanes: dict[Subscription, _Lane] = {}
-        wrapping = [m for m in self.middleware if _overrides_on_call(m)]
-        self._wrapped_call = _compose(wrapping, self._invoke) if wrapping else None
+        self._lanes = OrderedLanes(self._deliver)
+        wrapping = [m for m in self.middleware if overrides(m, "on_call")]
+        self._wrapped_call = wrap_calls(wrapping, self._invoke) if wrapping else None
         # Async, no retries, no timeout, no middleware: begin() starts them inline.
         inline: set[Subscription] = set()
         if not wrapping:
@@ -136,13 +122,7 @@ class Dispatcher:
         ]
         running = {(id(s), id(e)) for s, e in self._running.values()}
         self._running.clear()
-        for sub, lane in self._lanes.items():
-            for event, _, _ in lane.backlog:
-                if (id(sub), id(event)) not in running:
-                    calls.append(
-                        UndeliveredCall(event, sub.listener.name, UndeliveredReason.NOT_STARTED)
-                    )
-            lane.backlog.clear()
+        calls += self._lanes.take_waiting(running)
         return calls
 
     # -- starting a call ----------------------------------------------------------------
@@ -190,28 +170,10 @@ class Dispatcher:
     ) -> Coroutine[Any, Any, None] | None:
         """Queue a call of an ``ordered=True`` listener behind the ones before it.
 
-        Returns an awaitable that runs the lane (the caller becomes its runner) or None
+        Returns a coroutine that runs the lane (the caller becomes its runner) or None
         when a runner is already at work; ``done(outcome)`` is called when the call ends.
         """
-        lane = self._lanes.get(subscription)
-        if lane is None:
-            lane = self._lanes[subscription] = _Lane()
-        lane.backlog.append((event, context, done))
-        if lane.busy:
-            return None
-        lane.busy = True
-        return self._run_lane(subscription, lane)
-
-    async def _run_lane(self, subscription: Subscription, lane: _Lane) -> None:
-        try:
-            while lane.backlog:
-                event, context, done = lane.backlog[0]
-                outcome = await self._deliver(subscription, event, context)
-                if lane.backlog and lane.backlog[0][0] is event:
-                    lane.backlog.popleft()
-                done(outcome)
-        finally:
-            lane.busy = False
+        return self._lanes.join(subscription, event, context, done)
 
     # -- attempting a call ----------------------------------------------------------------
 
@@ -448,24 +410,3 @@ class Dispatcher:
 def _plain(subscription: Subscription) -> bool:
     options = subscription.listener.options
     return subscription.is_async and not options.retries and options.timeout is None
-
-
-def _overrides_on_call(middleware: Middleware) -> bool:
-    return type(middleware).on_call is not Middleware.on_call
-
-
-def _compose(middleware: list[Middleware], invoke: _Invoke) -> _Wrapped:
-    """Wrap ``invoke`` in every ``on_call``, the first middleware outermost."""
-
-    def call(
-        event: Event, subscription: Subscription, context: contextvars.Context | None
-    ) -> Awaitable[Any]:
-        def step(index: int) -> CallNext:
-            if index == len(middleware):
-                return lambda e, _listener: invoke(subscription, e, context)
-            hook, following = middleware[index].on_call, step(index + 1)
-            return lambda e, listener: hook(e, listener, following)
-
-        return step(0)(event, subscription.listener)
-
-    return call

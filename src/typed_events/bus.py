@@ -13,8 +13,8 @@ from typing import Any, ParamSpec, overload
 import anyio
 import anyio.from_thread
 import anyio.lowlevel
-from pydantic import BaseModel
 
+from typed_events._payloads import builder, fill_positional
 from typed_events._routing import Routing
 from typed_events.backends.base import BaseEventEmitterBackend, ShutdownReport
 from typed_events.backends.memory import SimpleEventEmitter
@@ -22,7 +22,7 @@ from typed_events.dispatch import DeliveryStats, Dispatcher, DispatchResult, Err
 from typed_events.errors import DuplicateEventError, EmitterNotRunningError, UnknownEventError
 from typed_events.events import Event, resolve_live
 from typed_events.listeners import Listener
-from typed_events.middleware import Middleware
+from typed_events.middleware import Middleware, overrides
 
 __all__ = ["EventBus"]
 
@@ -86,9 +86,9 @@ class EventBus:
         )
         # Attached now, so a backend given to a second bus is refused before it is used.
         self.backend.attach(self.dispatcher)
-        self._emit_hooks = [m.on_emit for m in self.middleware if _overrides_on_emit(m)]
+        self._emit_hooks = [m.on_emit for m in self.middleware if overrides(m, "on_emit")]
         # The registry is fixed once the bus is built; emit reads these on every call.
-        self._build_by_class = {cls: _builder(cls) for cls in self.registry}
+        self._build_by_class = {cls: builder(cls) for cls in self.registry}
         self._build_by_id = {cls.event_id: build for cls, build in self._build_by_class.items()}
         self._backend_emit = self.backend.emit
         self._running = False
@@ -289,7 +289,7 @@ class EventBus:
                 f"emit() takes an Event instance, an Event class or an event id, got {event!r}"
             )
         if args:
-            kwargs = _fill_positional(event_class, args, kwargs)
+            kwargs = fill_positional(event_class, args, kwargs)
         return event_class(**kwargs)
 
     def _notify(self, instance: Event) -> None:
@@ -394,41 +394,3 @@ def _require_middleware(item: object) -> Middleware:
         f"EventBus(middleware=[...]) takes typed_events.Middleware objects, got {item!r}; "
         "subclass Middleware and override on_emit and/or on_call"
     )
-
-
-def _overrides_on_emit(middleware: Middleware) -> bool:
-    return type(middleware).on_emit is not Middleware.on_emit
-
-
-def _fill_positional(
-    event_class: type[Event], args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> dict[str, Any]:
-    names = list(event_class.model_fields)
-    if len(args) > len(names):
-        raise TypeError(
-            f"{event_class.__qualname__} takes at most {len(names)} positional field value(s) "
-            f"({', '.join(names)}), got {len(args)}"
-        )
-    filled = dict(zip(names, args, strict=False))
-    both = sorted(filled.keys() & kwargs.keys())
-    if both:
-        raise TypeError(
-            f"{event_class.__qualname__}: field(s) {', '.join(both)} given both by position "
-            "and by keyword"
-        )
-    return {**filled, **kwargs}
-
-
-def _builder(event_class: type[Event]) -> Callable[[dict[str, Any]], Event]:
-    """Validate field values into an instance: ``event_class(**fields)``, only faster.
-
-    Calling the model's validator directly skips ``type.__call__`` and
-    ``BaseModel.__init__``'s Python frame (about a third of the cost of building a small
-    event); same instance, same ValidationError. A class with its own ``__init__`` keeps
-    the constructor, so that ``__init__`` still runs.
-    """
-    init: object = event_class.__init__
-    if init is not BaseModel.__init__:
-        return lambda fields: event_class(**fields)
-    validate: Callable[[dict[str, Any]], Event] = event_class.__pydantic_validator__.validate_python
-    return validate

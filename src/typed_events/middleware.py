@@ -22,14 +22,14 @@ validated; raising there raises to the code that emitted.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from typed_events.events import Event
 
 if TYPE_CHECKING:
     from typed_events.listeners import Listener
 
-__all__ = ["CallNext", "EmitNext", "Middleware"]
+__all__ = ["CallNext", "EmitNext", "Middleware", "overrides", "wrap_calls"]
 
 EmitNext = Callable[[Event], None]
 """``call_next(event)`` in :meth:`Middleware.on_emit`: hands the event on."""
@@ -48,3 +48,32 @@ class Middleware:
     async def on_call(self, event: Event, listener: Listener[..., Any], call_next: CallNext) -> Any:
         """Called around every listener call attempt; ``return await call_next(...)``."""
         return await call_next(event, listener)
+
+
+def overrides(middleware: Middleware, hook: str) -> bool:
+    """True if ``middleware``'s class overrides ``hook`` (so the chain needs to call it)."""
+    return getattr(type(middleware), hook) is not getattr(Middleware, hook)
+
+
+class _Target(Protocol):
+    """What a wrapped call targets: a listener's prepared subscription."""
+
+    listener: Listener[..., Any]
+
+
+def wrap_calls(
+    middleware: list[Middleware],
+    invoke: Callable[[Any, Event, Any], Awaitable[Any]],
+) -> Callable[[Event, Any, Any], Awaitable[Any]]:
+    """Wrap ``invoke(target, event, context)`` in every ``on_call``, the first outermost."""
+
+    def call(event: Event, target: _Target, context: Any) -> Awaitable[Any]:
+        def step(index: int) -> CallNext:
+            if index == len(middleware):
+                return lambda e, _listener: invoke(target, e, context)
+            hook, following = middleware[index].on_call, step(index + 1)
+            return lambda e, listener: hook(e, listener, following)
+
+        return step(0)(event, target.listener)
+
+    return call
