@@ -11,7 +11,7 @@ from typing import Any, ParamSpec, overload
 import anyio
 import anyio.from_thread
 import anyio.lowlevel
-from pydantic import BaseModel
+from typed_events._payloads import builder, fill_positional
 from typed_events._routing import Routing
 from typed_events.backends.base import BaseEventEmitterBackend, ShutdownReport
 from typed_events.backends.memory import SimpleEventEmitter
@@ -19,7 +19,7 @@ from typed_events.dispatch import DeliveryStats, Dispatcher, DispatchResult, Err
 from typed_events.errors import DuplicateEventError, EmitterNotRunningError, UnknownEventError
 from typed_events.events import Event, resolve_live
 from typed_events.listeners import Listener
-from typed_events.middleware import Middleware
+from typed_events.middleware import Middleware, overrides
 __all__ = ['EventBus']
 P = ParamSpec('P')
 EmitObserver = Callable[[Event], None]
@@ -152,13 +152,4 @@ def _require_error_handler(on_error: object) -> None:
     ...
 
 def _require_middleware(item: object) -> Middleware:
-    ...
-
-def _overrides_on_emit(middleware: Middleware) -> bool:
-    ...
-
-def _fill_positional(event_class: type[Event], args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-    ...
-
-def _builder(event_class: type[Event]) -> Callable[[dict[str, Any]], Event]:
     ...
