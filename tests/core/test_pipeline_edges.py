@@ -477,3 +477,32 @@ async def test_the_counters_add_up_across_every_ending() -> None:
     assert stats.failed == flaky_failures + slow_timeouts
     assert stats.delivered == stats.accepted - stats.failed
     assert_settled(stats)
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_a_native_task_cancel_of_the_app_drains_shielded_too() -> None:
+    handled: list[int] = []
+
+    @listener(Ping)
+    async def slow(n: int) -> None:
+        await anyio.sleep(0.01 if n < 5 else 30)
+        handled.append(n)
+
+    bus = EventBus(
+        listeners=[slow], backend=SimpleEventEmitter(max_concurrency=1, shutdown_timeout=0.5)
+    )
+
+    async def app() -> None:
+        async with bus:
+            for n in range(7):
+                bus.emit(Ping(n=n))
+            await anyio.sleep(30)
+
+    task = asyncio.get_running_loop().create_task(app())
+    await anyio.sleep(0.001)
+    task.cancel()  # as a server's signal handler does: Task.cancel, not a cancel scope
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert handled == [0, 1, 2, 3, 4]
+    assert bus.stats.dropped == 2
+    assert_settled(bus.stats)
