@@ -12,6 +12,7 @@ from typed_events.backends.memory import EmitterStats, SimpleEventEmitter
 from typed_events.bus import EventBus
 from typed_events.dispatch import DeliveryStats, Dispatcher, DispatchResult, ListenerOutcome
 from typed_events.errors import (
+    ConfigurationError,
     DuplicateEventError,
     EmitterNotRunningError,
     EventDefinitionError,
@@ -20,6 +21,7 @@ from typed_events.errors import (
     SignatureProblem,
     TypedEventsError,
     UnknownEventError,
+    UsageError,
 )
 from typed_events.events import Event, EventRegistry
 from typed_events.listeners import Listener, ListenerOptions, listener
@@ -27,6 +29,7 @@ from typed_events.middleware import Middleware
 
 __all__ = [
     "BaseEventEmitterBackend",
+    "ConfigurationError",
     "DeliveryStats",
     "DispatchResult",
     "Dispatcher",
@@ -49,6 +52,7 @@ __all__ = [
     "TypedEventsError",
     "UndeliveredCall",
     "UnknownEventError",
+    "UsageError",
     "listener",
     "upcaster",
 ]

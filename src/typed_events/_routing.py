@@ -12,6 +12,7 @@ from typed_events.errors import (
     ProblemKind,
     SignatureProblem,
     UnknownEventError,
+    UsageError,
 )
 from typed_events.events import Event, EventRegistry, all_live_ids, resolve_live
 from typed_events.listeners import Listener
@@ -160,7 +161,7 @@ def _chain_problems(registry: EventRegistry) -> list[SignatureProblem]:
 def _require_listener(item: object) -> Listener[..., Any]:
     if isinstance(item, Listener):
         return cast("Listener[..., Any]", item)
-    raise TypeError(
+    raise UsageError(
         f"EventBus(listeners=[...]) takes functions decorated with @listener(...), got {item!r}; "
         "decorate it: @listener(MyEvent)"
     )

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import math
 
+from typed_events.errors import ConfigurationError
+
 __all__ = ["require_int", "require_seconds"]
 
 
 def require_int(name: str, value: object, minimum: int) -> None:
     """Raise ValueError unless ``value`` is an int (not a bool) of at least ``minimum``."""
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+        raise ConfigurationError(f"{name} must be an int >= {minimum}, got {value!r}")
 
 
 def require_seconds(
@@ -29,4 +31,4 @@ def require_seconds(
     )
     if not ok:
         bound = "> 0" if positive else ">= 0"
-        raise ValueError(f"{name} must be seconds {bound}, got {value!r}")
+        raise ConfigurationError(f"{name} must be seconds {bound}, got {value!r}")

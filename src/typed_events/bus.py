@@ -19,7 +19,12 @@ from typed_events._routing import Routing
 from typed_events.backends.base import BaseEventEmitterBackend, ShutdownReport
 from typed_events.backends.memory import SimpleEventEmitter
 from typed_events.dispatch import DeliveryStats, Dispatcher, DispatchResult, ErrorHandler
-from typed_events.errors import DuplicateEventError, EmitterNotRunningError, UnknownEventError
+from typed_events.errors import (
+    DuplicateEventError,
+    EmitterNotRunningError,
+    UnknownEventError,
+    UsageError,
+)
 from typed_events.events import Event, resolve_live
 from typed_events.listeners import Listener
 from typed_events.middleware import Middleware, overrides
@@ -261,13 +266,13 @@ class EventBus:
         kwargs: dict[str, Any],
     ) -> Event:
         if event is Event or type(event) is Event:
-            raise TypeError(
+            raise UsageError(
                 "emit() got the Event base class; emit an Event subclass (class "
                 "UserCreated(Event): ...), an instance of one, or an event id"
             )
         if isinstance(event, Event):
             if args or kwargs:
-                raise TypeError(
+                raise UsageError(
                     f"emit() got an {type(event).__qualname__} instance and extra arguments; "
                     "pass either an instance or the class (or id) with its fields"
                 )
@@ -285,7 +290,7 @@ class EventBus:
             if registered is not None and registered is not event_class:
                 raise DuplicateEventError(event_class.event_id, (registered, event_class))
         else:
-            raise TypeError(
+            raise UsageError(
                 f"emit() takes an Event instance, an Event class or an event id, got {event!r}"
             )
         if args:
@@ -372,13 +377,13 @@ def _require_error_handler(on_error: object) -> None:
     if on_error is None:
         return
     if not callable(on_error):
-        raise TypeError(
+        raise UsageError(
             f"on_error must be callable as on_error(event, listener, exception), got {on_error!r}"
         )
     try:
         inspect.signature(on_error).bind(None, None, None)
     except TypeError as error:
-        raise TypeError(
+        raise UsageError(
             f"on_error={on_error!r} cannot be called as on_error(event, listener, exception) "
             f"({error}); give it three parameters, e.g. "
             "`def on_error(event: Event, listener: Listener[..., Any], exc: BaseException)`"
@@ -390,7 +395,7 @@ def _require_error_handler(on_error: object) -> None:
 def _require_middleware(item: object) -> Middleware:
     if isinstance(item, Middleware):
         return item
-    raise TypeError(
+    raise UsageError(
         f"EventBus(middleware=[...]) takes typed_events.Middleware objects, got {item!r}; "
         "subclass Middleware and override on_emit and/or on_call"
     )

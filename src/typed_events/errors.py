@@ -3,7 +3,9 @@
 Each message says what went wrong, where, and how to fix it. The tree::
 
     TypedEventsError
-    ├── EventDefinitionError (TypeError)      an Event class that cannot be an event
+    ├── UsageError (TypeError)                a call the library cannot take
+    │   └── EventDefinitionError              an Event class that cannot be an event
+    ├── ConfigurationError (ValueError)       a setting out of range or of the wrong type
     ├── DuplicateEventError (ValueError)      two classes claim one event id
     ├── UnknownEventError (LookupError)       an id no event declares
     ├── ListenerSignatureError (TypeError)    listeners that cannot take their events
@@ -31,6 +33,7 @@ from enum import StrEnum
 
 __all__ = [
     "AppLoadError",
+    "ConfigurationError",
     "DeadLetterReason",
     "DuplicateEventError",
     "EmitterNotRunningError",
@@ -46,6 +49,7 @@ __all__ = [
     "SignatureProblem",
     "TypedEventsError",
     "UnknownEventError",
+    "UsageError",
     "WriteBufferFullError",
     "closest",
 ]
@@ -55,7 +59,15 @@ class TypedEventsError(Exception):
     """Base class of the errors typed-events raises on purpose."""
 
 
-class EventDefinitionError(TypedEventsError, TypeError):
+class UsageError(TypedEventsError, TypeError):
+    """A call the library cannot take: a listener that is not one, a wrong argument kind."""
+
+
+class ConfigurationError(TypedEventsError, ValueError):
+    """A setting out of range or of the wrong type (a backend's, a listener option's)."""
+
+
+class EventDefinitionError(UsageError):
     """An ``Event`` subclass that cannot be an event: a bad id, a reserved field, a config
     that unfreezes it. Raised when the class is defined."""
 

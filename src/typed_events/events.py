@@ -10,7 +10,12 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from typed_events.errors import DuplicateEventError, EventDefinitionError, UnknownEventError
+from typed_events.errors import (
+    DuplicateEventError,
+    EventDefinitionError,
+    UnknownEventError,
+    UsageError,
+)
 
 __all__ = ["RESERVED_FIELD_NAMES", "Event", "EventRegistry", "event_id_from_name"]
 
@@ -107,14 +112,14 @@ def _check_versions(cls: type, version: object, min_version: object) -> tuple[in
     """The class keywords ``version=`` and ``min_version=``, checked."""
     for name, value in (("version", version), ("min_version", min_version)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise TypeError(
+            raise UsageError(
                 f"{cls.__qualname__}: {name} must be an integer >= 1, got {value!r}; "
                 f"write class {cls.__name__}(Event, version=2)"
             )
     assert isinstance(version, int)  # checked above
     assert isinstance(min_version, int)
     if min_version > version:
-        raise TypeError(
+        raise UsageError(
             f"{cls.__qualname__}: min_version={min_version} is newer than version={version}; "
             "min_version names the oldest version this class still reads (<= version)"
         )
@@ -171,12 +176,12 @@ class EventRegistry:
         :raises DuplicateEventError: if another class already has its id.
         """
         if not (isinstance(event_class, type) and issubclass(event_class, Event)):
-            raise TypeError(
+            raise UsageError(
                 f"expected an Event subclass, got {event_class!r}; "
                 "declare events as `class X(Event): ...`"
             )
         if event_class is Event:
-            raise TypeError("register Event subclasses, not Event itself")
+            raise UsageError("register Event subclasses, not Event itself")
         existing = self._by_id.get(event_class.event_id)
         if existing is not None and existing is not event_class:
             raise DuplicateEventError(event_class.event_id, (existing, event_class))

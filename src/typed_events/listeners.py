@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, cast, overload
 
 from typed_events._settings import require_int, require_seconds
+from typed_events.errors import UsageError
 from typed_events.events import Event
 
 __all__ = ["Listener", "ListenerOptions", "listener"]
@@ -45,7 +46,7 @@ class ListenerOptions:
 
     def __post_init__(self) -> None:
         if not isinstance(self.ordered, bool):
-            raise TypeError(
+            raise UsageError(
                 f"listener option ordered must be True or False, got {self.ordered!r}; "
                 "write @listener(MyEvent, ordered=True)"
             )
@@ -233,16 +234,16 @@ def listener(
     :raises TypeError: if no event is given or one is not an Event class or id.
     """
     if not events:
-        raise TypeError(
+        raise UsageError(
             "listener() needs at least one event: "
             "@listener(UserCreated) or @listener('user_created')"
         )
     for ref in events:
         if isinstance(ref, str):
             if not ref:
-                raise TypeError("listener(): an event id must be a non-empty string")
+                raise UsageError("listener(): an event id must be a non-empty string")
         elif not (isinstance(ref, type) and issubclass(ref, Event) and ref is not Event):
-            raise TypeError(
+            raise UsageError(
                 f"listener() takes Event subclasses or string ids, got {ref!r}; "
                 "declare the event as `class X(Event): ...`"
             )
@@ -258,7 +259,7 @@ def listener(
             return Listener(inner.func, merged, _stacked_options(inner, options))
         target: object = func
         if not callable(target) and not isinstance(target, staticmethod | classmethod):
-            raise TypeError(f"@listener(...) decorates a callable, got {func!r}")
+            raise UsageError(f"@listener(...) decorates a callable, got {func!r}")
         return Listener(func, events, options)
 
     return decorate
@@ -288,7 +289,7 @@ def _stacked_options(inner: Listener[..., Any], outer: ListenerOptions) -> Liste
         return inner.options
     if inner.options == _DEFAULT_OPTIONS:
         return outer
-    raise TypeError(
+    raise UsageError(
         f"{inner.where} is decorated twice with different options ({inner.options} and "
         f"{outer}); give the options on one @listener(...) only (they apply to every event "
         "it subscribes to)"
@@ -330,16 +331,16 @@ def _marked_coroutine(candidate: object) -> bool:
 def refuse_non_listener(func: object) -> None:
     """Raise TypeError, with the fix, for a callable that cannot be a listener."""
     if isinstance(func, type):
-        raise TypeError(
+        raise UsageError(
             f"{qualified_name(func)} is a class; a listener is a function, a method or a "
             "callable object. Decorate a function that builds and uses it instead"
         )
     if not callable(func):
-        raise TypeError(f"@listener(...) decorates a callable, got {func!r}")
+        raise UsageError(f"@listener(...) decorates a callable, got {func!r}")
     target = underlying_function(func)
     if inspect.isasyncgenfunction(target) or inspect.isgeneratorfunction(target):
         kind = "an async generator" if inspect.isasyncgenfunction(target) else "a generator"
-        raise TypeError(
+        raise UsageError(
             f"{qualified_name(func)} ({source_location(func)}) is {kind} function: calling it "
             "only creates a generator that nobody iterates, so the listener would never run. "
             "Use `async def` (or `def`) without `yield`"

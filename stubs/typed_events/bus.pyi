@@ -16,7 +16,7 @@ from typed_events._routing import Routing
 from typed_events.backends.base import BaseEventEmitterBackend, ShutdownReport
 from typed_events.backends.memory import SimpleEventEmitter
 from typed_events.dispatch import DeliveryStats, Dispatcher, DispatchResult, ErrorHandler
-from typed_events.errors import DuplicateEventError, EmitterNotRunningError, UnknownEventError
+from typed_events.errors import DuplicateEventError, EmitterNotRunningError, UnknownEventError, UsageError
 from typed_events.events import Event, resolve_live
 from typed_events.listeners import Listener
 from typed_events.middleware import Middleware, overrides

@@ -20,7 +20,7 @@ import anyio.abc
 
 from typed_events._report import ShutdownReport, UndeliveredCall, UndeliveredReason
 from typed_events.dispatch import Dispatcher
-from typed_events.errors import EmitterNotRunningError
+from typed_events.errors import ConfigurationError, EmitterNotRunningError
 from typed_events.events import Event
 
 __all__ = [
@@ -101,7 +101,7 @@ class BaseEventEmitterBackend(ABC):
         :raises ValueError: if another bus already has this backend.
         """
         if self._dispatcher is not None and self._dispatcher is not dispatcher:
-            raise ValueError(
+            raise ConfigurationError(
                 f"this {type(self).__name__} already belongs to another EventBus; give each "
                 f"bus its own backend: EventBus(..., backend={type(self).__name__}(...))"
             )

@@ -24,7 +24,7 @@ from typed_events.backends.redis._dead_letter import DEAD_LETTER_SUFFIX, dead_le
 from typed_events.backends.redis._url import mask_url
 from typed_events.backends.redis._writer import PendingWrite, StreamWriter
 from typed_events.envelope import EnvelopeError, encode
-from typed_events.errors import EmitterNotRunningError, RedisUnavailableError
+from typed_events.errors import ConfigurationError, EmitterNotRunningError, RedisUnavailableError
 from typed_events.events import Event
 
 __all__ = ["RedisStreamsBackend"]
@@ -80,11 +80,11 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
         consume: bool = True,
     ) -> None:
         if not isinstance(url, str) or urlsplit(url).scheme not in {"redis", "rediss", "unix"}:
-            raise ValueError(
+            raise ConfigurationError(
                 f"url must be a redis://, rediss:// or unix:// URL, got {mask_url(url)!r}"
             )
         if not isinstance(service, str) or not service.strip():
-            raise ValueError(f"service must be a non-empty name, got {service!r}")
+            raise ConfigurationError(f"service must be a non-empty name, got {service!r}")
         require_int("max_retries", max_retries, 0)
         require_int("max_message_bytes", max_message_bytes, 256)
         require_int("batch_size", batch_size, 1)
@@ -182,7 +182,7 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
             ) from None
         dispatcher = lifecycle.dispatcher
         if DEAD_LETTER_SUFFIX in dispatcher.routing.registry:
-            raise ValueError(
+            raise ConfigurationError(
                 f"event id {DEAD_LETTER_SUFFIX!r} would share its stream with the dead "
                 f"letters ({self.dead_letter_stream!r}); give that event another id"
             )
@@ -285,7 +285,7 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
                 key = (self.stream_key(event_id), self.group_name(subscription.listener.name))
                 if key in consumers:
                     other = consumers[key].subscription.listener
-                    raise ValueError(
+                    raise ConfigurationError(
                         f"listeners {other.where} and {subscription.listener.where} would "
                         f"share the consumer group {key[1]!r} on {key[0]!r}, so each event "
                         "would reach only one of them; give them distinct qualified names "
