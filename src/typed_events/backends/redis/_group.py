@@ -85,6 +85,7 @@ class GroupCommands:
     consumer: str
     _claim_cursor: bytes = b"0-0"  # where the next XAUTOCLAIM scan starts
     _atomic: bool = True  # read_now in MULTI/EXEC (False: the ACL user may not)
+    _counts_lag: bool = True  # False: Redis < 7, XINFO GROUPS has no lag
 
     async def create(self) -> None:
         """Create the group (and the stream) if missing; a new group reads the retained stream.
@@ -136,11 +137,29 @@ class GroupCommands:
         for info in cast(list[dict[str, object]], groups):
             if _text(info.get("name")) != self.group:
                 continue
+            if "lag" not in info and self._counts_lag:
+                self._counts_lag = False
+                logger.warning(
+                    "consumer group %s: this Redis (before 7.0) does not count what a group "
+                    "has not read, so messages that maxlen trims before they are read go "
+                    "unreported; use Redis 7 or later",
+                    self.group,
+                )
             lag, after = info.get("lag"), _text(info.get("last-delivered-id"))
+            read = info.get("entries-read")
             # A group that never read anything only finds the stream as it is now.
-            if isinstance(lag, int) and lag > int(length) and after != "0-0":
-                before = _text(messages[0].id) if messages else ""
-                return messages, Trimmed(lag - int(length), after, before)
+            if not (isinstance(lag, int) and lag > int(length) and after != "0-0"):
+                return messages, None
+            trimmed = Trimmed(lag - int(length), after, _text(messages[0].id) if messages else "")
+            if isinstance(read, int):
+                # Redis counts the trimmed entries as never read, for ever after: set the
+                # count to what the group has now read or lost, so the next gap is counted
+                # alone. (Should another consumer of the group have read further in this
+                # instant, this sets the group back to here: it re-reads a few entries.)
+                last = messages[-1].id if messages else after
+                seen = read + lag - (int(length) - len(messages))
+                await self.client.xgroup_setid(self.stream, self.group, last, entries_read=seen)
+            return messages, trimmed
         return messages, None
 
     async def _read_now(self, count: int) -> list[Any]:
