@@ -1,8 +1,8 @@
-"""A consumer process that reports its memory: ``python -m tests.redis.reader URL COUNT [BYTES]``.
+"""A consumer process that reports its memory: ``python -m tests.redis.reader URL COUNT BYTES``.
 
-It handles ``COUNT`` ``blob`` events, then prints how far its resident memory rose above
-what it was once connected (the kernel's peak, ``VmHWM``, minus ``VmRSS`` before the
-first read), in bytes. With ``BYTES``, that is the backend's ``max_read_bytes``.
+It handles ``COUNT`` ``blob`` events with ``max_read_bytes=BYTES``, then prints how far
+its resident memory rose above what it was before it started (the kernel's peak,
+``VmHWM``, minus ``VmRSS`` then), in bytes.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def _status_kib(field: str) -> int:
     raise LookupError(field)
 
 
-async def _main(url: str, count: int, read_bytes: int | None) -> None:
+async def _main(url: str, count: int, read_bytes: int) -> None:
     handled = 0
     done = anyio.Event()
 
@@ -38,8 +38,9 @@ async def _main(url: str, count: int, read_bytes: int | None) -> None:
         if handled == count:
             done.set()
 
-    options = {} if read_bytes is None else {"max_read_bytes": read_bytes}
-    backend = RedisStreamsBackend(url, service="mem", max_message_bytes=6_000_000, **options)
+    backend = RedisStreamsBackend(
+        url, service="mem", max_message_bytes=6_000_000, max_read_bytes=read_bytes
+    )
     baseline = _status_kib("VmRSS")
     async with EventBus([take], backend=backend):
         await done.wait()
@@ -47,5 +48,4 @@ async def _main(url: str, count: int, read_bytes: int | None) -> None:
 
 
 if __name__ == "__main__":
-    limit = int(sys.argv[3]) if len(sys.argv) > 3 else None
-    anyio.run(_main, sys.argv[1], int(sys.argv[2]), limit, backend="asyncio")
+    anyio.run(_main, sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), backend="asyncio")
