@@ -143,6 +143,8 @@ def read_attributes(raw: bytes | str, *, max_bytes: int | None = None) -> dict[s
         parsed: object = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise EnvelopeError("bad json", f"not JSON: {exc}") from None
+    except RecursionError:  # hostile nesting ([[[[...) must not crash a consumer
+        raise EnvelopeError("bad json", "not JSON this parser can read: nested too deep") from None
     if not isinstance(parsed, dict):
         raise EnvelopeError("bad envelope", f"expected a JSON object, got {type(parsed).__name__}")
     obj = cast(dict[str, Any], parsed)  # the keys of a JSON object are strings

@@ -187,6 +187,7 @@ class DeadLetterReason(StrEnum):
     TOO_MANY_DELIVERIES = "too many deliveries"
     LISTENER_FAILED = "listener failed"
     BAD_REPLAY = "bad replay"
+    UNDECODABLE = "undecodable"
 
 
 class EnvelopeError(TypedEventsError, ValueError):
@@ -227,14 +228,20 @@ class RedisWriteError(TypedEventsError, ConnectionError):
 
 
 class WriteBufferFullError(QueueFullError):
-    """A sync ``emit`` found ``max_pending`` events waiting to be written to Redis."""
+    """A sync ``emit`` found ``max_pending`` events waiting to be written to Redis.
 
-    def __init__(self, max_pending: int) -> None:
+    :ivar cause: why Redis is not taking writes, when the writer knows (e.g. the login
+        was refused); None when it is merely slow.
+    """
+
+    def __init__(self, max_pending: int, cause: str | None = None) -> None:
         self.max_pending = max_pending
+        self.cause = cause
+        why = f"the writer reports: {cause}" if cause else "is Redis down or slow?"
         TypedEventsError.__init__(
             self,
-            f"{max_pending} events are waiting to be written to Redis (is Redis down or "
-            "slow?). Use `await bus.emit_async(...)` to wait until Redis acknowledges, "
+            f"{max_pending} events are waiting to be written to Redis ({why}). Use "
+            "`await bus.emit_async(...)` to wait until Redis acknowledges, "
             "or raise RedisStreamsBackend(max_pending=...).",
         )
 

@@ -164,19 +164,19 @@ def _list(client: redis.Redis, key: str, args: argparse.Namespace) -> int:
     letters = list(_selected(client, key, args))
     shown = letters[: max(args.count, 0)]
     if args.format == "json":
-        print(json.dumps([_summary(letter) for letter in shown], indent=2))
+        print(json.dumps([_summary(letter) for letter in shown], indent=2))  # escapes controls
     elif not letters:
         print(f"no dead letters in {key}")
     else:
         rows = [("ID", "REASON", "LISTENER GROUP", "EVENT", "TRIES", "DETAIL")]
         rows += [
             (
-                letter.id,
-                letter.reason,
-                letter.group,
-                letter.event_type or "?",
+                _safe(letter.id),
+                _safe(letter.reason),
+                _safe(letter.group),
+                _safe(letter.event_type or "?"),
                 str(letter.attempts),
-                _clip(letter.detail, 60),
+                _clip(_safe(letter.detail), 60),
             )
             for letter in shown
         ]
@@ -199,16 +199,21 @@ def _inspect(client: redis.Redis, key: str, args: argparse.Namespace) -> int:
     envelope: Any
     try:
         envelope = json.loads(letter.envelope)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         envelope = letter.envelope.decode("utf-8", "replace")
     if args.format == "json":
         print(json.dumps({**_summary(letter), "envelope": envelope}, indent=2))
         return 0
     for name, value in _summary(letter).items():
-        print(f"{name + ':':<14}{value}")
+        print(f"{name + ':':<14}{_safe(str(value))}")
     cut = " (cut: the message was too large)" if letter.truncated else ""
     print(f"envelope{cut}:")
-    shown = json.dumps(envelope, indent=2) if not isinstance(envelope, str) else envelope
+    # json.dumps escapes control characters; a non-JSON envelope is escaped line by line.
+    shown = (
+        json.dumps(envelope, indent=2)
+        if not isinstance(envelope, str)
+        else "\n".join(_safe(line) for line in envelope.split("\n"))
+    )
     print("  " + shown.replace("\n", "\n  "))
     return 0
 
@@ -222,19 +227,40 @@ def _replay(client: redis.Redis, key: str, args: argparse.Namespace) -> int:
     failed = 0
     for letter in letters:
         try:
-            payload = letter.replay_payload()
+            fields: dict[Any, Any] = letter.replay_fields()
+            _require_group(client, letter)
         except ReplayError as error:
-            print(f"cannot replay {letter.id}: {error}", file=sys.stderr)
+            print(_safe(f"cannot replay {letter.id}: {error}"), file=sys.stderr)
             failed += 1
             continue
         if args.dry_run:
-            print(f"would replay {letter.id} to {letter.stream} for {letter.group}")
+            print(_safe(f"would replay {letter.id} to {letter.stream} for {letter.group}"))
             continue
-        new_id = client.xadd(letter.stream, {"envelope": payload})
+        new_id = client.xadd(letter.stream, fields)
         if not args.keep:
             client.xdel(key, letter.id)
-        print(f"replayed {letter.id} to {letter.stream} as {_text(new_id)} for {letter.group}")
+        print(
+            _safe(f"replayed {letter.id} to {letter.stream} as {_text(new_id)} for {letter.group}")
+        )
     return 1 if failed else 0
+
+
+def _require_group(client: redis.Redis, letter: DeadLetter) -> None:
+    """Refuse a replay for a consumer group its stream no longer has (a renamed listener)."""
+    import redis.exceptions
+
+    from typed_events.backends.redis._dead_letter import ReplayError
+
+    try:
+        groups: list[dict[str, Any]] = client.xinfo_groups(letter.stream)
+    except redis.exceptions.ResponseError:  # no such stream
+        groups = []
+    names = sorted(_text(info.get("name")) for info in groups)
+    if letter.group not in names:
+        raise ReplayError(
+            f"{letter.stream} has no consumer group {letter.group!r} (groups: "
+            f"{', '.join(names) or 'none'}); was the listener renamed? Nothing would handle it"
+        )
 
 
 def _delete(client: redis.Redis, key: str, args: argparse.Namespace) -> int:
@@ -314,6 +340,22 @@ def _summary(letter: DeadLetter) -> dict[str, Any]:
         "event_type": letter.event_type,
         "envelope_id": letter.envelope_id,
     }
+
+
+def _safe(text: str) -> str:
+    """``text`` with every control character (terminal escapes, carriage returns, C1
+    codes) written as a visible escape such as ``\\x1b``: what Redis holds is not trusted.
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else _escape(c) for c in text)
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 def _clip(text: str, width: int) -> str:

@@ -19,9 +19,10 @@ from redis.backoff import NoBackoff
 from typed_events._report import ShutdownReport, UndeliveredCall, UndeliveredReason
 from typed_events._settings import require_int, require_seconds
 from typed_events.backends.base import BaseEventEmitterBackend, Lifecycle
+from typed_events.backends.redis._connection import cause_of
 from typed_events.backends.redis._consumer import ConsumerSettings, GroupConsumer
 from typed_events.backends.redis._dead_letter import DEAD_LETTER_SUFFIX, dead_letter_key
-from typed_events.backends.redis._url import mask_url
+from typed_events.backends.redis._url import mask_url, url_user
 from typed_events.backends.redis._writer import PendingWrite, StreamWriter
 from typed_events.envelope import EnvelopeError, encode
 from typed_events.errors import ConfigurationError, EmitterNotRunningError, RedisUnavailableError
@@ -48,6 +49,11 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
         stopped answering before another consumer takes it over.
     :param max_message_bytes: larger envelopes are refused by ``emit`` and
         dead-lettered by consumers.
+    :param max_read_bytes: what one read may bring into memory, per listener: each
+        ``XREADGROUP`` asks for at most ``max_read_bytes // max_message_bytes`` entries
+        (at least one, at most ``batch_size``), so with envelopes no larger than
+        ``max_message_bytes`` a consumer holds at most this many bytes of messages per
+        listener at once.
     :param maxlen: approximate cap on each stream's length (``XADD MAXLEN ~``); None
         keeps everything. Trimming can drop messages no group has handled yet.
     :param retry_backoff: seconds before the second delivery; doubles each time after.
@@ -59,7 +65,13 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
     :param shutdown_timeout: seconds the exit waits for running calls and unwritten
         events before it gives up and reports them.
     :param consume: False for a process that only emits (a web front end, say).
+    :param emit_timeout: seconds ``emit_async`` waits for Redis to acknowledge before it
+        raises :class:`RedisWriteError` (saying why, e.g. the login was refused); None
+        waits as long as it takes.
     :raises ValueError: for an invalid setting.
+
+    :ivar trimmed: messages that ``maxlen`` trimming removed before a consumer group of
+        this process read them (Redis 7 counts them; each is also logged as an error).
     """
 
     def __init__(
@@ -71,6 +83,7 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
         max_retries: int = 5,
         claim_idle: float = 30.0,
         max_message_bytes: int = 1_048_576,
+        max_read_bytes: int = 67_108_864,
         maxlen: int | None = None,
         retry_backoff: float = 1.0,
         batch_size: int = 100,
@@ -78,6 +91,7 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
         max_pending: int = 10_000,
         shutdown_timeout: float = 10.0,
         consume: bool = True,
+        emit_timeout: float | None = None,
     ) -> None:
         if not isinstance(url, str) or urlsplit(url).scheme not in {"redis", "rediss", "unix"}:
             raise ConfigurationError(
@@ -87,6 +101,9 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
             raise ConfigurationError(f"service must be a non-empty name, got {service!r}")
         require_int("max_retries", max_retries, 0)
         require_int("max_message_bytes", max_message_bytes, 256)
+        require_int("max_read_bytes", max_read_bytes, 256)
+        if emit_timeout is not None:
+            require_seconds("emit_timeout", emit_timeout, positive=True)
         require_int("batch_size", batch_size, 1)
         require_int("max_concurrency", max_concurrency, 1)
         require_int("max_pending", max_pending, 1)
@@ -101,6 +118,10 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
         self.max_retries = max_retries
         self.claim_idle = claim_idle
         self.max_message_bytes = max_message_bytes
+        self.max_read_bytes = max_read_bytes
+        self.emit_timeout = emit_timeout
+        self.user = url_user(url)
+        self.trimmed = 0
         self.maxlen = maxlen
         self.retry_backoff = retry_backoff
         self.batch_size = batch_size
@@ -112,7 +133,7 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
         self.source = f"/typed-events/{service}"
         self.dead_letter_stream = dead_letter_key(stream_prefix)
         self._client: Redis | None = None
-        self._writer = StreamWriter(max_pending, maxlen)
+        self._writer = StreamWriter(max_pending, maxlen, self.user)
         self._consumers: list[GroupConsumer] = []
 
     def stream_key(self, event_id: str) -> str:
@@ -139,13 +160,16 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
         """Write ``event`` and return once Redis has acknowledged it.
 
         Waits for room when ``max_pending`` events are waiting, and through Redis
-        outages (the writer reconnects with backoff).
+        outages (the writer reconnects with backoff), for ``emit_timeout`` seconds at
+        most (to bound one call only, wrap it in ``anyio.fail_after``).
 
-        :raises RedisWriteError: if Redis refused the write, or the backend stopped first.
+        :raises RedisWriteError: if Redis refused the write, the backend stopped first,
+            or ``emit_timeout`` ran out (the error says why Redis did not acknowledge,
+            and whether the event may still be written).
         :raises EnvelopeError: (reason ``"too large"``) as for :meth:`emit`.
         :raises EmitterNotRunningError: outside ``async with bus``.
         """
-        await self._writer.put_and_wait(self._prepare(event))
+        await self._writer.put_and_wait(self._prepare(event), self.emit_timeout)
 
     async def flush(self) -> None:
         """Wait until every event emitted so far is written (or has failed)."""
@@ -191,7 +215,7 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
         left_pending = 0
         timed_out = False
         try:
-            self._writer = StreamWriter(self.max_pending, self.maxlen)
+            self._writer = StreamWriter(self.max_pending, self.maxlen, self.user)
             self._writer.client = client
             self._writer.accepting = True
             async with anyio.create_task_group() as tasks:
@@ -255,7 +279,8 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
                 await client.aclose()
             if isinstance(exc, redis.exceptions.RedisError | OSError):
                 raise RedisUnavailableError(
-                    f"RedisStreamsBackend cannot use Redis at {mask_url(self.url)}: {exc}. "
+                    f"RedisStreamsBackend cannot use Redis at {mask_url(self.url)}: "
+                    f"{cause_of(exc, self.user)}. "
                     "Check that redis-server runs there, the URL (rediss:// for TLS), and "
                     "the ACL user/password (it needs +@stream and +ping on the prefix's keys)"
                 ) from exc
@@ -274,10 +299,13 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
             retry_backoff=self.retry_backoff,
             claim_idle=self.claim_idle,
             max_message_bytes=self.max_message_bytes,
+            max_read_bytes=self.max_read_bytes,
             batch_size=self.batch_size,
             max_concurrency=self.max_concurrency,
             dead_letter_stream=self.dead_letter_stream,
             maxlen=self.maxlen,
+            user=self.user,
+            on_trimmed=self._count_trimmed,
         )
         consumers: dict[tuple[str, str], GroupConsumer] = {}
         for event_id, subscriptions in dispatcher.routing.routes.items():
@@ -293,6 +321,9 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
                     )
                 consumers[key] = GroupConsumer(settings, subscription, *key)
         return list(consumers.values())
+
+    def _count_trimmed(self, count: int) -> None:
+        self.trimmed += count
 
     async def _heartbeat(self) -> None:
         interval = max(self.claim_idle / 3, 0.01)

@@ -13,7 +13,16 @@ from typing import TypeVar
 import anyio
 import redis.exceptions
 
-__all__ = ["RETRYABLE", "Backoff", "OutageWatch", "describe", "is_missing_group", "sleep_unless"]
+__all__ = [
+    "RETRYABLE",
+    "Backoff",
+    "OutageWatch",
+    "cause_of",
+    "describe",
+    "is_auth_failure",
+    "is_missing_group",
+    "sleep_unless",
+]
 
 logger = logging.getLogger("typed_events")
 
@@ -55,9 +64,31 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def is_auth_failure(exc: BaseException) -> bool:
+    """True when Redis refused the login: a wrong or missing password, an unknown or
+    disabled ACL user (``WRONGPASS``, ``NOAUTH``), at connect time or after a reconnect."""
+    return isinstance(exc, redis.exceptions.AuthenticationError)
+
+
+def cause_of(exc: BaseException, user: str) -> str:
+    """Why Redis cannot be used, in words, for logs and errors.
+
+    :param user: the ACL user the backend logs in as (``default`` without one in the URL).
+    """
+    if is_auth_failure(exc):
+        return (
+            f"authentication failed for user {user!r} ({describe(exc)}); check the password "
+            "and the ACL user in the URL"
+        )
+    return f"Redis unavailable ({describe(exc)})"
+
+
 def is_missing_group(exc: BaseException) -> bool:
-    """True for Redis's NOGROUP error: the consumer group (or its stream) is gone."""
-    return isinstance(exc, redis.exceptions.ResponseError) and "NOGROUP" in str(exc)
+    """True for Redis's NOGROUP error (or XINFO's "no such key"): the consumer group, or
+    its stream, is gone."""
+    return isinstance(exc, redis.exceptions.ResponseError) and (
+        "NOGROUP" in str(exc) or "no such key" in str(exc)
+    )
 
 
 async def sleep_unless(event: anyio.Event, seconds: float) -> None:
@@ -71,26 +102,39 @@ class OutageWatch:
 
     Every failed attempt in between is silent, so an outage of minutes is two log lines.
 
+    A change of cause within an outage (Redis comes back but refuses the login, say) is
+    logged too; an authentication failure is named as one, with the user.
+
     :param who: names the user in the log, e.g. ``consumer group billing:app.on_paid``.
+    :param user: the ACL user the backend logs in as.
     """
 
-    def __init__(self, who: str) -> None:
+    def __init__(self, who: str, user: str = "default") -> None:
         self.who = who
-        self.ongoing = False
+        self.user = user
+        self.cause: str | None = None  # why Redis cannot be used now; None: it can
 
-    def failed(self, exc: BaseException) -> None:
-        """Note an attempt that failed with a :data:`RETRYABLE` error."""
-        if not self.ongoing:
-            self.ongoing = True
-            logger.warning(
-                "%s: Redis unavailable (%s); retrying with backoff", self.who, describe(exc)
-            )
+    @property
+    def ongoing(self) -> bool:
+        """True while Redis cannot be used."""
+        return self.cause is not None
 
-    def succeeded(self) -> None:
+    def failed(self, exc: BaseException, waiting: str = "") -> None:
+        """Note an attempt that failed with a :data:`RETRYABLE` error.
+
+        :param waiting: what waits meanwhile, for the log (e.g. ``5 event(s) waiting``).
+        """
+        cause = cause_of(exc, self.user)
+        if _kind(cause) != _kind(self.cause):
+            log = logger.error if is_auth_failure(exc) else logger.warning
+            log("%s: %s%s; retrying with backoff", self.who, cause, waiting)
+        self.cause = cause
+
+    def succeeded(self, what: str = "") -> None:
         """Note an attempt that Redis answered."""
         if self.ongoing:
-            self.ongoing = False
-            logger.warning("%s reconnected to Redis", self.who)
+            self.cause = None
+            logger.warning("%s reconnected to Redis%s", self.who, what)
 
     async def until_done(
         self, operation: Callable[[_Argument], Awaitable[_Result]], argument: _Argument
@@ -119,3 +163,8 @@ class OutageWatch:
                 return None
             self.succeeded()
             return result
+
+
+def _kind(cause: str | None) -> str | None:
+    """The kind of a cause (its words before the details), so one outage logs once."""
+    return None if cause is None else cause.split(" (", 1)[0]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -34,9 +34,9 @@ from typed_events.backends.redis._connection import (
     is_missing_group,
     sleep_unless,
 )
-from typed_events.backends.redis._dead_letter import ENVELOPE_FIELD, REPLAY_EXTENSION, DeadLetter
+from typed_events.backends.redis._dead_letter import ENVELOPE_FIELD, REPLAY_FIELD, DeadLetter
 from typed_events.backends.redis._delivery import Delivery, delivery_context
-from typed_events.backends.redis._group import GroupCommands, StreamMessage
+from typed_events.backends.redis._group import GroupCommands, StreamMessage, Trimmed
 from typed_events.dispatch import CallEnd, Dispatcher, ListenerOutcome, backoff_delay
 from typed_events.envelope import EnvelopeError, decode
 from typed_events.errors import DeadLetterReason
@@ -47,6 +47,7 @@ __all__ = ["ConsumerSettings", "GroupConsumer"]
 logger = logging.getLogger("typed_events")
 
 _ENVELOPE_KEY = ENVELOPE_FIELD.encode()
+_REPLAY_KEY = REPLAY_FIELD.encode()
 _BLOCK_MS_MAX = 2000  # below redis-py's 5 s socket timeout
 
 
@@ -62,10 +63,19 @@ class ConsumerSettings:
     retry_backoff: float
     claim_idle: float
     max_message_bytes: int
+    max_read_bytes: int
     batch_size: int
     max_concurrency: int
     dead_letter_stream: str
     maxlen: int | None
+    user: str = "default"
+    on_trimmed: Callable[[int], None] = lambda count: None  # counts trimmed unread messages
+
+    @property
+    def read_count(self) -> int:
+        """Entries per read: ``batch_size``, fewer if that many of the largest allowed
+        size would bring more than ``max_read_bytes`` into memory at once."""
+        return max(1, min(self.batch_size, self.max_read_bytes // self.max_message_bytes))
 
 
 @dataclass
@@ -87,7 +97,7 @@ class GroupConsumer:
         self._commands = GroupCommands(
             self.settings.client, self.stream, self.group, self.settings.consumer
         )
-        self._outage = OutageWatch(f"consumer group {self.group}")
+        self._outage = OutageWatch(f"consumer group {self.group}", self.settings.user)
 
     @property
     def event_id(self) -> str:
@@ -152,20 +162,40 @@ class GroupConsumer:
         await sleep_unless(self.stopping, backoff.next_delay())
 
     async def _read(self, block_ms: int) -> list[StreamMessage]:
-        messages: list[StreamMessage] = []
+        count = self.settings.read_count
+        messages, trimmed = await self._commands.read_now(count)
+        if trimmed is not None:
+            self._report_trimmed(trimmed)
+        if messages:
+            return messages
         with anyio.CancelScope() as self._read_scope:
             if self.stopping.is_set():
                 return []
             # stop() cancels this wait; what Redis had sent by then stays pending, and is
             # taken over by another consumer after claim_idle.
-            messages = await self._commands.read(self.settings.batch_size, block_ms)
+            messages = await self._commands.read(count, block_ms)
         self._read_scope = None
         return messages
+
+    def _report_trimmed(self, trimmed: Trimmed) -> None:
+        before = f"before {trimmed.before}" if trimmed.before else "up to the stream's start"
+        logger.error(
+            "%d message(s) of %s were trimmed (XADD MAXLEN) before consumer group %s read "
+            "them: ids after %s and %s; they are lost for this group. Raise the "
+            "producers' maxlen, or add consumers",
+            trimmed.count,
+            self.stream,
+            self.group,
+            trimmed.after,
+            before,
+            extra={"stream": self.stream, "group": self.group, "trimmed": trimmed.count},
+        )
+        self.settings.on_trimmed(trimmed.count)
 
     async def _claim_idle(self) -> list[StreamMessage]:
         """Take over messages another consumer left pending for ``claim_idle`` seconds."""
         claimed = await self._commands.autoclaim(
-            int(self.settings.claim_idle * 1000), self.settings.batch_size
+            int(self.settings.claim_idle * 1000), self.settings.read_count
         )
         if claimed.deleted:
             logger.error(
@@ -187,24 +217,23 @@ class GroupConsumer:
         if not messages:
             return
         self.in_flight.update(m.id for m in messages)
-        done: list[bytes] = []
-        if self.subscription.listener.options.ordered or len(messages) == 1:
-            for message in messages:
-                if await self._handle(message, retries):
-                    done.append(message.id)
-        else:
-            queue = iter(messages)
-            async with anyio.create_task_group() as workers:
+        async with anyio.create_task_group() as tasks:
+            acks = _AckPipe(self, tasks)
+            if self.subscription.listener.options.ordered or len(messages) == 1:
+                for message in messages:
+                    if await self._handle(message, retries):
+                        acks.add(message.id)
+            else:
+                queue = iter(messages)
                 for _ in range(min(self.settings.max_concurrency, len(messages))):
-                    workers.start_soon(self._work, queue, done, retries)
-        await self._ack(done)
+                    tasks.start_soon(self._work, queue, acks, retries)
 
     async def _work(
-        self, queue: Iterator[StreamMessage], done: list[bytes], retries: anyio.abc.TaskGroup
+        self, queue: Iterator[StreamMessage], acks: _AckPipe, retries: anyio.abc.TaskGroup
     ) -> None:
         for message in queue:
             if await self._handle(message, retries):
-                done.append(message.id)
+                acks.add(message.id)  # now, not when the batch is done
 
     async def _handle(self, message: StreamMessage, retries: anyio.abc.TaskGroup) -> bool:
         """Run the listener on one message; True when it can be acknowledged now."""
@@ -225,12 +254,27 @@ class GroupConsumer:
             return False
 
     async def _handle_message(self, message: StreamMessage, retries: anyio.abc.TaskGroup) -> bool:
+        # Everything that needs no decoding comes first: a message that crashes the
+        # decoder (or this process) must still be counted out by Redis's delivery count.
+        replay_for = message.fields.get(_REPLAY_KEY)
+        if replay_for is not None and replay_for.decode("utf-8", "replace") != self.group:
+            return await self._replay_for_another(message, _text(replay_for))
         raw = message.fields.get(_ENVELOPE_KEY)
+        limit = self.settings.max_retries + 1
+        if message.attempt > limit:
+            await self._dead_letter(
+                message,
+                DeadLetterReason.TOO_MANY_DELIVERIES,
+                f"delivered {message.attempt} times, never acknowledged (the consumers "
+                f"crashed or were killed while handling it); the limit is {limit}",
+                raw if raw is not None else json_fields(message.fields),
+            )
+            return True
         if raw is None:
             found = sorted(_text(k) for k in message.fields)
             await self._dead_letter(
                 message,
-                "bad envelope",
+                DeadLetterReason.BAD_ENVELOPE,
                 f"stream entry has no {ENVELOPE_FIELD!r} field "
                 f"(fields: {', '.join(found) or 'none'})",
                 json_fields(message.fields),
@@ -248,19 +292,12 @@ class GroupConsumer:
                 message, exc.reason, exc.detail, raw, exc.envelope_id, exc.event_type
             )
             return True
-        target = envelope.extensions.get(REPLAY_EXTENSION)
-        if target is not None and target != self.group:
-            return True  # a replay for another listener; this one already handled it
-        limit = self.settings.max_retries + 1
-        if message.attempt > limit:
+        except Exception as exc:  # any decoding failure is a poison message, never a crash
             await self._dead_letter(
                 message,
-                "too many deliveries",
-                f"delivered {message.attempt} times, never acknowledged (the consumers "
-                f"crashed or were killed while handling it); the limit is {limit}",
+                DeadLetterReason.UNDECODABLE,
+                f"decoding raised {describe(exc)}",
                 raw,
-                envelope.id,
-                envelope.type,
             )
             return True
         delivery = Delivery(
@@ -280,6 +317,24 @@ class GroupConsumer:
             await dispatcher.settle(self.subscription, envelope.event, outcome)
             return True
         return await self._failed(message, envelope.event, raw, delivery, outcome, retries)
+
+    async def _replay_for_another(self, message: StreamMessage, target: str) -> bool:
+        """A replay addressed to another group: acknowledged unread, unless that group
+        does not exist; then the first group of the stream refuses it (one dead letter)."""
+        groups = await self._commands.group_names()
+        if target in groups or min(groups, default=self.group) != self.group:
+            return True
+        raw = message.fields.get(_ENVELOPE_KEY)
+        await self._dead_letter(
+            message,
+            DeadLetterReason.BAD_REPLAY,
+            f"replayed for consumer group {target!r}, which {self.stream} does not have "
+            f"(groups: {', '.join(sorted(groups))}); was the listener renamed? Replay it "
+            "again with the group's new name",
+            raw if raw is not None else json_fields(message.fields),
+            group=target,
+        )
+        return True
 
     async def _failed(
         self,
@@ -329,14 +384,15 @@ class GroupConsumer:
             self.in_flight.discard(message_id)  # acknowledged or trimmed meanwhile
             return
         if await self._handle(claimed[0], retries):
-            await self._ack([message_id])
+            await self.ack([message_id])
 
     async def heartbeat(self) -> None:
         """Reset the idle time of the messages in hand, so nobody takes them over."""
         if self.in_flight:
             await self._commands.touch(self.in_flight)
 
-    async def _ack(self, message_ids: list[bytes]) -> None:
+    async def ack(self, message_ids: list[bytes]) -> None:
+        """``XACK`` messages, riding out outages; a refusal is logged (they stay pending)."""
         if not message_ids:
             return
         try:
@@ -360,13 +416,15 @@ class GroupConsumer:
         raw: bytes,
         envelope_id: str | None = None,
         event_type: str | None = None,
+        *,
+        group: str | None = None,
     ) -> None:
         letter = DeadLetter.create(
             reason=reason,
             detail=detail,
             stream=self.stream,
             message_id=_text(message.id),
-            group=self.group,
+            group=group or self.group,
             listener=self.subscription.listener.name,
             consumer=self.settings.consumer,
             attempts=message.attempt,
@@ -389,6 +447,35 @@ class GroupConsumer:
         await self.settings.client.xadd(
             self.settings.dead_letter_stream, fields, maxlen=self.settings.maxlen
         )
+
+
+class _AckPipe:
+    """Acknowledges each message as soon as its call ends, in as few ``XACK`` s as that allows.
+
+    While one ``XACK`` is on its way, the messages that finish meanwhile wait for the
+    next, which takes all of them: a slow message holds back no other, and a busy
+    consumer still sends one ``XACK`` per round trip, not one per message.
+    """
+
+    def __init__(self, consumer: GroupConsumer, tasks: anyio.abc.TaskGroup) -> None:
+        self._consumer = consumer
+        self._tasks = tasks
+        self._waiting: list[bytes] = []
+        self._sending = False
+
+    def add(self, message_id: bytes) -> None:
+        self._waiting.append(message_id)
+        if not self._sending:
+            self._sending = True
+            self._tasks.start_soon(self._send)
+
+    async def _send(self) -> None:
+        try:
+            while self._waiting:
+                ids, self._waiting = self._waiting, []
+                await self._consumer.ack(ids)
+        finally:
+            self._sending = False
 
 
 def json_fields(fields: dict[bytes, bytes]) -> bytes:

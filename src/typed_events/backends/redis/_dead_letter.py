@@ -5,10 +5,14 @@ unknown event, is too large, or the listener kept failing) is written to the str
 ``{stream_prefix}dead-letter`` as one entry of string fields, then acknowledged, so the
 consumer moves on. ``typed-events dead-letter`` lists, inspects and replays them.
 
-Replaying sends the original envelope back to its stream with the CloudEvents
-extension attribute ``typedeventsreplay`` set to the one consumer group that failed;
-every other group acknowledges it without running its listener, so listeners that
-already handled the event do not see it twice.
+Replaying sends the original envelope back to its stream, unchanged, in an entry whose
+field ``replay-for`` names the one consumer group that failed; every other group
+acknowledges it unread (before decoding it), so listeners that already handled the
+event do not see it twice, and an envelope that still cannot be decoded is
+dead-lettered again by that group alone. The marker is a field of the stream entry, not
+of the envelope, and a typed-events producer writes only the ``envelope`` field: no
+``emit`` can set it. A marker naming a group the stream does not have is refused into
+the dead-letter stream (reason ``bad replay``) by one group.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from typed_events.errors import ReplayError
 __all__ = [
     "DEAD_LETTER_SUFFIX",
     "ENVELOPE_FIELD",
-    "REPLAY_EXTENSION",
+    "REPLAY_FIELD",
     "DeadLetter",
     "ReplayError",
     "dead_letter_key",
@@ -35,8 +39,8 @@ ENVELOPE_FIELD = "envelope"
 
 DEAD_LETTER_SUFFIX = "dead-letter"
 
-REPLAY_EXTENSION = "typedeventsreplay"
-"""CloudEvents extension naming the only consumer group a replayed message is for."""
+REPLAY_FIELD = "replay-for"
+"""The stream entry field naming the only consumer group a replayed message is for."""
 
 # A dead letter keeps at most this much of an oversized message: enough to see what it
 # was, without doubling the memory a too-large message already takes.
@@ -164,8 +168,8 @@ class DeadLetter:
             id=_as_bytes(entry_id).decode("utf-8", "replace"),
         )
 
-    def replay_payload(self) -> bytes:
-        """The envelope to send back to :attr:`stream`, addressed to :attr:`group` only.
+    def replay_fields(self) -> dict[str, bytes]:
+        """The stream entry to send back to :attr:`stream`, addressed to :attr:`group` only.
 
         :raises ReplayError: if the envelope was cut, or is not a JSON object.
         """
@@ -176,7 +180,7 @@ class DeadLetter:
             )
         try:
             obj = json.loads(self.envelope)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             obj = None
         if not isinstance(obj, dict):
             raise ReplayError(
@@ -185,8 +189,7 @@ class DeadLetter:
             )
         if not self.group:
             raise ReplayError(f"dead letter {self.id} names no consumer group to replay to")
-        obj[REPLAY_EXTENSION] = self.group
-        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+        return {ENVELOPE_FIELD: self.envelope, REPLAY_FIELD: self.group.encode()}
 
 
 def _as_bytes(value: object) -> bytes:

@@ -9,14 +9,17 @@ policy in :mod:`typed_events.backends.redis._consumer` sees only :class:`StreamM
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 import redis.exceptions
 from redis.asyncio import Redis
 
-__all__ = ["AutoClaimed", "Entry", "GroupCommands", "StreamMessage"]
+logger = logging.getLogger("typed_events")
+
+__all__ = ["AutoClaimed", "Entry", "GroupCommands", "StreamMessage", "Trimmed"]
 
 Entry = tuple[bytes, dict[bytes, bytes]]
 """A stream entry: its id and its fields."""
@@ -52,6 +55,20 @@ class AutoClaimed:
     deleted: list[bytes]
 
 
+@dataclass(frozen=True)
+class Trimmed:
+    """Entries the group had not read yet when ``maxlen`` trimming removed them.
+
+    :ivar count: how many.
+    :ivar after: the last entry id the group had read before them.
+    :ivar before: the first entry id after them that it read (empty if none yet).
+    """
+
+    count: int
+    after: str
+    before: str
+
+
 @dataclass
 class GroupCommands:
     """The Redis commands one consumer sends about one consumer group of one stream.
@@ -67,6 +84,8 @@ class GroupCommands:
     group: str
     consumer: str
     _claim_cursor: bytes = b"0-0"  # where the next XAUTOCLAIM scan starts
+    _atomic: bool = True  # read_now in MULTI/EXEC (False: the ACL user may not)
+    _counts_lag: bool = True  # False: Redis < 7, XINFO GROUPS has no lag
 
     async def create(self) -> None:
         """Create the group (and the stream) if missing; a new group reads the retained stream.
@@ -88,6 +107,72 @@ class GroupCommands:
             self.group, self.consumer, {self.stream: ">"}, count=count, block=block_ms
         )
         return [StreamMessage(i, f, 1) for i, f in _read_entries(reply)]
+
+    async def read_now(self, count: int) -> tuple[list[StreamMessage], Trimmed | None]:
+        """``XREADGROUP`` without waiting, with a look at what trimming took first.
+
+        One transaction (``MULTI``: ``XINFO GROUPS``, ``XLEN``, ``XREADGROUP``), so the
+        group's position is read in the same instant as the entries after it: the group's
+        ``lag`` (Redis 7: entries added to the stream and not read by the group, trimmed
+        or not) beyond the stream's length is what trimming removed unread. Redis 6
+        reports no ``lag``: there, trimming goes undetected.
+        """
+        try:
+            groups, length, reply = await self._read_now(count)
+        except redis.exceptions.NoPermissionError as exc:
+            if not self._atomic or "multi" not in str(exc).lower():
+                raise
+            # An ACL user without +multi +exec: the same commands, not atomically, so
+            # a read by another consumer in between can hide (or double) a report.
+            self._atomic = False
+            logger.warning(
+                "consumer group %s: the ACL user may not run MULTI/EXEC, so messages "
+                "trimmed before they were read are reported approximately; grant "
+                "+multi +exec for exact reports (%s)",
+                self.group,
+                exc,
+            )
+            groups, length, reply = await self._read_now(count)
+        messages = [StreamMessage(i, f, 1) for i, f in _read_entries(reply)]
+        for info in cast(list[dict[str, object]], groups):
+            if _text(info.get("name")) != self.group:
+                continue
+            if "lag" not in info and self._counts_lag:
+                self._counts_lag = False
+                logger.warning(
+                    "consumer group %s: this Redis (before 7.0) does not count what a group "
+                    "has not read, so messages that maxlen trims before they are read go "
+                    "unreported; use Redis 7 or later",
+                    self.group,
+                )
+            lag, after = info.get("lag"), _text(info.get("last-delivered-id"))
+            read = info.get("entries-read")
+            # A group that never read anything only finds the stream as it is now.
+            if not (isinstance(lag, int) and lag > int(length) and after != "0-0"):
+                return messages, None
+            trimmed = Trimmed(lag - int(length), after, _text(messages[0].id) if messages else "")
+            if isinstance(read, int):
+                # Redis counts the trimmed entries as never read, for ever after: set the
+                # count to what the group has now read or lost, so the next gap is counted
+                # alone. (Should another consumer of the group have read further in this
+                # instant, this sets the group back to here: it re-reads a few entries.)
+                last = messages[-1].id if messages else after
+                seen = read + lag - (int(length) - len(messages))
+                await self.client.xgroup_setid(self.stream, self.group, last, entries_read=seen)
+            return messages, trimmed
+        return messages, None
+
+    async def _read_now(self, count: int) -> list[Any]:
+        pipe = self.client.pipeline(transaction=self._atomic)
+        pipe.xinfo_groups(self.stream)
+        pipe.xlen(self.stream)
+        pipe.xreadgroup(self.group, self.consumer, {self.stream: ">"}, count=count)
+        return await pipe.execute()
+
+    async def group_names(self) -> list[str]:
+        """The consumer groups of the stream (``XINFO GROUPS``)."""
+        groups = await self.client.xinfo_groups(self.stream)
+        return [_text(info.get("name")) for info in cast(list[dict[str, object]], groups)]
 
     async def autoclaim(self, min_idle_ms: int, count: int) -> AutoClaimed:
         """``XAUTOCLAIM``: take over up to ``count`` entries pending for ``min_idle_ms``.
@@ -146,6 +231,12 @@ class GroupCommands:
     async def ack(self, message_ids: Sequence[bytes]) -> None:
         """``XACK``: the messages are handled; Redis forgets them for this group."""
         await self.client.xack(self.stream, self.group, *message_ids)
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return "" if value is None else str(value)
 
 
 def _read_entries(reply: object) -> list[Entry]:

@@ -5,6 +5,7 @@ Part of :mod:`typed_events.backends.redis`; users import the errors from there.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import deque
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from typing import Any
 import anyio
 from redis.asyncio import Redis
 
-from typed_events.backends.redis._connection import RETRYABLE, Backoff, describe
+from typed_events.backends.redis._connection import RETRYABLE, Backoff, OutageWatch
 from typed_events.backends.redis._dead_letter import ENVELOPE_FIELD
 from typed_events.errors import (
     EmitterNotRunningError,
@@ -39,6 +40,7 @@ class PendingWrite:
     payload: bytes
     written: anyio.Event | None = None  # set when emit_async may return
     error: RedisWriteError | None = None
+    attempted: bool = False  # sent to Redis at least once (a failed attempt may have stored it)
 
 
 class StreamWriter:
@@ -46,13 +48,16 @@ class StreamWriter:
 
     :param max_pending: writes waiting before :meth:`put` raises.
     :param maxlen: approximate cap per stream (``XADD MAXLEN ~``), or None.
+    :param user: the ACL user, named when Redis refuses the login.
     """
 
-    def __init__(self, max_pending: int, maxlen: int | None) -> None:
+    def __init__(self, max_pending: int, maxlen: int | None, user: str = "default") -> None:
         self.max_pending = max_pending
         self.maxlen = maxlen
         self.client: Redis | None = None
         self.accepting = False
+        self.outage = OutageWatch("writer", user)
+        self._sending: list[PendingWrite] = []  # the batch Redis may be storing right now
         self._buffer: deque[PendingWrite] = deque()
         self._failed: list[PendingWrite] = []
         self._wake = anyio.Event()
@@ -65,27 +70,50 @@ class StreamWriter:
         :raises WriteBufferFullError: if ``max_pending`` writes are waiting.
         """
         if len(self._buffer) >= self.max_pending:
-            raise WriteBufferFullError(self.max_pending)
+            raise WriteBufferFullError(self.max_pending, self.outage.cause)
         self._buffer.append(write)
         self._wake.set()
 
-    async def put_and_wait(self, write: PendingWrite) -> None:
+    async def put_and_wait(self, write: PendingWrite, wait_at_most: float | None) -> None:
         """Queue a write, waiting for room, and return once Redis acknowledged it.
 
-        :raises RedisWriteError: if Redis refused it, or the writer stopped first.
+        :param wait_at_most: seconds (None: as long as it takes).
+        :raises RedisWriteError: if Redis refused it, the writer stopped first, or
+            ``timeout`` ran out (the error says why Redis did not answer).
         """
-        while len(self._buffer) >= self.max_pending and self.accepting:
-            room = anyio.Event()
-            self._room.append(room)
-            await room.wait()
-        if not self.accepting:
-            raise EmitterNotRunningError("RedisStreamsBackend stopped while waiting for room")
-        write.written = anyio.Event()
-        self._buffer.append(write)
-        self._wake.set()
-        await write.written.wait()
+        limit = wait_at_most if wait_at_most is not None else float("inf")
+        with anyio.move_on_after(limit) as waited:
+            while len(self._buffer) >= self.max_pending and self.accepting:
+                room = anyio.Event()
+                self._room.append(room)
+                await room.wait()
+            if not self.accepting:
+                raise EmitterNotRunningError("RedisStreamsBackend stopped while waiting for room")
+            write.written = anyio.Event()
+            self._buffer.append(write)
+            self._wake.set()
+            await write.written.wait()
+        if waited.cancelled_caught:
+            raise self._timed_out(write, limit)
         if write.error is not None:
             raise write.error
+
+    def _timed_out(self, write: PendingWrite, timeout: float) -> RedisWriteError:
+        """Withdraw a write emit_async stopped waiting for, and say what became of it."""
+        if any(w is write for w in self._sending):
+            fate = "a write of it was under way, so Redis may still store it"
+        else:
+            with contextlib.suppress(ValueError):  # settled meanwhile
+                self._buffer.remove(write)  # behind the batch in hand, if any
+            fate = "it was withdrawn and will not be written" + (
+                " again (a failed attempt may have stored it)" if write.attempted else ""
+            )
+        why = self.outage.cause or "Redis did not answer in time (is it overloaded?)"
+        return RedisWriteError(
+            f"a {write.event.event_id!r} event was not acknowledged by Redis within "
+            f"{timeout}s: {why}; {fate}. Raise the timeout (RedisStreamsBackend(emit_timeout="
+            "...)) or fix Redis"
+        )
 
     async def flush(self) -> None:
         """Wait until every write queued so far is written (or has failed)."""
@@ -97,7 +125,6 @@ class StreamWriter:
     async def run(self) -> None:
         """Write batches until cancelled; back off and retry while Redis is away."""
         backoff = Backoff()
-        outage = False
         while True:
             if not self._buffer:
                 _release(self._flushed)
@@ -105,24 +132,22 @@ class StreamWriter:
                 await self._wake.wait()
                 continue
             batch = list(islice(self._buffer, _WRITE_BATCH))
+            self._sending = batch
+            for write in batch:
+                write.attempted = True
             try:
                 replies = await self._xadd(batch)
+                refused = self._settle(batch, replies)
+                if refused is not None:
+                    raise refused  # e.g. NOAUTH after a reconnect: an outage, not a refusal
             except RETRYABLE as exc:
-                if not outage:
-                    logger.warning(
-                        "Redis unavailable (%s); %d event(s) waiting to be written, "
-                        "retrying with backoff",
-                        describe(exc),
-                        len(self._buffer),
-                    )
-                outage = True
+                self._sending = []
+                self.outage.failed(exc, f"; {len(self._buffer)} event(s) waiting to be written")
                 await anyio.sleep(backoff.next_delay())
                 continue
-            if outage:
-                logger.warning("reconnected to Redis; writing %d event(s)", len(self._buffer))
-            outage = False
+            self._sending = []
+            self.outage.succeeded(f"; writing {len(self._buffer)} event(s)")
             backoff.reset()
-            self._settle(batch, replies)
             _release(self._room)
 
     async def _xadd(self, batch: list[PendingWrite]) -> list[Any]:
@@ -132,15 +157,20 @@ class StreamWriter:
             pipe.xadd(write.stream, {ENVELOPE_FIELD: write.payload}, maxlen=self.maxlen)
         return await pipe.execute(raise_on_error=False)
 
-    def _settle(self, batch: list[PendingWrite], replies: list[Any]) -> None:
-        """Pop the batch; a write refused for a passing reason goes back to the front."""
+    def _settle(self, batch: list[PendingWrite], replies: list[Any]) -> BaseException | None:
+        """Pop the batch; a write refused for a passing reason goes back to the front.
+
+        :return: the first passing refusal (the caller backs off), or None.
+        """
         again: list[PendingWrite] = []
+        passing: BaseException | None = None
         for write, reply in zip(batch, replies, strict=True):
             if not self._buffer or self._buffer[0] is not write:
                 return  # close() ran while the batch was in flight and already reported it
             self._buffer.popleft()
             if isinstance(reply, RETRYABLE):
                 again.append(write)  # e.g. LOADING after a restart: write it again
+                passing = passing or reply
             elif isinstance(reply, Exception):
                 write.error = RedisWriteError(
                     f"Redis refused to write a {write.event.event_id!r} event to "
@@ -153,6 +183,7 @@ class StreamWriter:
             elif write.written is not None:
                 write.written.set()
         self._buffer.extendleft(reversed(again))
+        return passing
 
     def close(self, why: str) -> list[PendingWrite]:
         """Stop accepting; fail every write not acknowledged, release all waiters.
