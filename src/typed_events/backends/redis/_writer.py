@@ -166,7 +166,7 @@ class StreamWriter:
         passing: BaseException | None = None
         for write, reply in zip(batch, replies, strict=True):
             if not self._buffer or self._buffer[0] is not write:
-                return  # close() ran while the batch was in flight and already reported it
+                return None  # close() ran while the batch was in flight and reported it
             self._buffer.popleft()
             if isinstance(reply, RETRYABLE):
                 again.append(write)  # e.g. LOADING after a restart: write it again
