@@ -101,6 +101,8 @@ class EventBus:
         self._token: anyio.lowlevel.EventLoopToken | None = None
         self._loop_thread: int | None = None
         self._observers: list[EmitObserver] = []
+        # True while nothing watches emits (no observer, no on_emit hook): emit's fast path.
+        self._unwatched = not self._emit_hooks
 
     @property
     def listeners(self) -> tuple[Listener[..., Any], ...]:
@@ -160,12 +162,7 @@ class EventBus:
             instance: Event = event  # type: ignore[assignment]  # an instance of a bus event
         else:
             instance = self._validated(event, args, kwargs)
-        if (
-            self._running
-            and not self._observers
-            and not self._emit_hooks
-            and threading.get_ident() == self._loop_thread
-        ):
+        if self._running and self._unwatched and threading.get_ident() == self._loop_thread:
             self._backend_emit(instance)  # the common case, checked in one go
             return
         self._require_running()
@@ -202,7 +199,7 @@ class EventBus:
         """
         instance = self._validated(event, args, kwargs)
         self._require_running()
-        if self._observers or self._emit_hooks:
+        if not self._unwatched:
             self._through_hooks(instance, self._notify)
         await self.backend.emit_async(instance)
 
@@ -370,7 +367,13 @@ class EventBus:
         This is what :mod:`typed_events.testing` builds on.
         """
         self._observers.append(observer)
-        return lambda: self._observers.remove(observer)
+        self._unwatched = False
+
+        def remove() -> None:
+            self._observers.remove(observer)
+            self._unwatched = not self._observers and not self._emit_hooks
+
+        return remove
 
 
 def _require_error_handler(on_error: object) -> None:
