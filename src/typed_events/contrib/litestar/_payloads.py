@@ -86,8 +86,9 @@ def client_payload() -> Generator[None, None, None]:
 
     Turns a :class:`pydantic.ValidationError` of an event model raised in the block
     into Litestar's ``ValidationException`` (400) with the validation errors in
-    ``extra``. A ``ValidationError`` of any other model passes through unchanged. In a
-    websocket handler Litestar closes the socket with ``4000 + status``: 4400 here.
+    ``extra``. A ``ValidationError`` of any other model passes through unchanged. It
+    does not apply to websocket handlers: Litestar closes the socket with 4500 either
+    way (the reason then carries the detail).
     """
     try:
         yield
@@ -116,7 +117,9 @@ async def log_rejected_payload(exc: Exception, scope: Mapping[str, object]) -> N
     if not isinstance(exc, ValidationError):
         return
     app = scope.get("litestar_app")
-    known: tuple[type[Event], ...] = getattr(getattr(app, "event_emitter", None), "event_classes", ())
+    known: tuple[type[Event], ...] = getattr(
+        getattr(app, "event_emitter", None), "event_classes", ()
+    )
     event_class = _event_of(exc)
     if event_class is None or all(event_class is not c for c in known):
         return  # not one of the app's event models: Litestar's own handling applies
@@ -125,14 +128,21 @@ async def log_rejected_payload(exc: Exception, scope: Mapping[str, object]) -> N
         f"(got {error.get('input')!r})"
         for error in exc.errors(include_url=False)
     )
-    answer = "answered 500" if scope["type"] == "http" else "closed the websocket (4500)"
+    if scope["type"] == "http":
+        answer = "answered 500"
+        hint = "if these values come from the request, emit inside `with client_payload():` to answer 400"
+    else:
+        answer = "closed the websocket (4500)"
+        hint = (
+            "if these values come from the client, catch pydantic.ValidationError around "
+            "the emit and answer on the socket (client_payload() does not apply to websockets)"
+        )
     logger.error(
-        '%s: the handler emitted an invalid "%s" payload (%s), %s: %s. '
-        "Fix the emitting code; if these values come from the request, emit inside "
-        "`with client_payload():` to answer 400.",
+        '%s: the handler emitted an invalid "%s" payload (%s), %s: %s. Fix the emitting code; %s.',
         where,
         event_class.event_id,
         event_class.__qualname__,
         answer,
         errors,
+        hint,
     )
