@@ -129,9 +129,7 @@ class EventBus:
                 "or after it exits"
             )
         extra = tuple(listeners)
-        routing = Routing.build(
-            (*self._own_listeners, *extra), (*self._own_events, *events)
-        )
+        routing = Routing.build((*self._own_listeners, *extra), (*self._own_events, *events))
         self._extra_listeners = extra
         self.routing = routing
         self.dispatcher.reroute(routing)

@@ -121,7 +121,7 @@ def test_client_payload_names_the_event_by_its_id(backend: AnyIOBackend) -> None
         response = client.post("/order", json={"order_id": "many"})
     assert response.status_code == 400
     assert response.json()["detail"] == (
-        "the request's data does not fit the event \"lt_order_created\" "
+        'the request\'s data does not fit the event "lt_order_created" '
         "(_order_created.<locals>.Created)"
     )
 
@@ -171,11 +171,14 @@ def test_client_payload_in_a_websocket_still_closes_it_with_4500(
     backend: AnyIOBackend, caplog: pytest.LogCaptureFixture
 ) -> None:
     app = serve(ws_emit, ws_emit_checked)
-    with caplog.at_level(logging.ERROR), TestClient(app, backend=backend) as client:
-        with client.websocket_connect("/ws-checked") as socket:
-            socket.send_json({"email": 42})
-            with pytest.raises(WebSocketDisconnect) as closed:
-                socket.receive_json()
+    with (
+        caplog.at_level(logging.ERROR),
+        TestClient(app, backend=backend) as client,
+        client.websocket_connect("/ws-checked") as socket,
+    ):
+        socket.send_json({"email": 42})
+        with pytest.raises(WebSocketDisconnect) as closed:
+            socket.receive_json()
     # Not 4400: Litestar closes a websocket with 4500 for any exception of the handler.
     assert closed.value.code == 4500
     assert closed.value.detail == (

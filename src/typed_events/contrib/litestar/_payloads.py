@@ -130,7 +130,10 @@ async def log_rejected_payload(exc: Exception, scope: Mapping[str, object]) -> N
     )
     if scope["type"] == "http":
         answer = "answered 500"
-        hint = "if these values come from the request, emit inside `with client_payload():` to answer 400"
+        hint = (
+            "if these values come from the request, emit inside `with client_payload():` "
+            "to answer 400"
+        )
     else:
         answer = "closed the websocket (4500)"
         hint = (
