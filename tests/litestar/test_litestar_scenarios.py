@@ -73,8 +73,17 @@ class UserDeleted(Event, event_id="ls_user_deleted"):
     reason: str
 
 
-EVENTS = [SampleEvent, SampleEvent1, SampleEvent2, AsyncError, SyncError]
-EVENTS += [UserRegistered, UserCreated, PasswordChanged, UserDeleted]
+EVENTS: list[type[Event]] = [
+    SampleEvent,
+    SampleEvent1,
+    SampleEvent2,
+    AsyncError,
+    SyncError,
+    UserRegistered,
+    UserCreated,
+    PasswordChanged,
+    UserDeleted,
+]
 
 
 @pytest.fixture(params=["typed", "mixed"])
@@ -185,7 +194,7 @@ def test_raises_when_decorator_called_without_callable(mode: str) -> None:
             litestar_listener("ls_test_even")(True)  # type: ignore[arg-type]  # the mistake under test
     else:  # differs: typed_events.listener raises TypeError, with what it got
         with pytest.raises(TypeError, match="decorates a callable, got True"):
-            listener("ls_test_even")(True)  # type: ignore[call-overload]  # the mistake under test
+            listener("ls_test_even")(True)  # type: ignore[arg-type]  # the mistake under test
 
 
 def test_raises_when_not_initialized(mode: str) -> None:
@@ -198,13 +207,13 @@ def test_raises_when_not_initialized(mode: str) -> None:
 def test_emit_of_an_id_without_listener(mode: str, backend: AnyIOBackend) -> None:
     mock = MagicMock()
     app = app_with(mode, [], (("ls_test_event",), recording(mock, sync=False)))
-    with TestClient(app, backend=backend) as client:
+    with TestClient(app, backend=backend):
         # Differs: litestar.events raises ImproperlyConfiguredException for any id without
         # a listener. Here an id no event declares raises UnknownEventError (with a
         # suggestion), and a declared event with no listener is a no-op (litestar#4263).
         with pytest.raises(UnknownEventError, match='did you mean "ls_test_event"'):
-            client.app.emit("ls_test_evnt")
-        client.app.emit("ls_test_event_1")
+            app.emit("ls_test_evnt")
+        app.emit("ls_test_event_1")
     mock.assert_not_called()
 
 

@@ -9,7 +9,7 @@ fixture), through Litestar's ``TestClient``, which runs the lifespan.
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -219,7 +219,7 @@ def test_a_plain_listeners_follow_up_during_the_drain_reaches_both_kinds(
     plain_pongs: list[int] = []
 
     @asynccontextmanager
-    async def mark_shutdown(app: Litestar) -> AsyncIterator[None]:
+    async def mark_shutdown(app: Litestar) -> AsyncGenerator[None]:
         # Litestar leaves its lifespan managers before the event emitter: the bus
         # is about to drain when this exits.
         shutting_down.append(anyio.Event())
@@ -317,8 +317,9 @@ def test_the_bus_routes_to_an_apps_plain_listeners_only_while_it_runs(
 
     bus = EventBus(events=[Ping])
     first, second = build(bus, plain_record), build(bus, other_plain)
-    assert bus.listeners == ()
-    for app, expected in ((first, "plain_record"), (second, "other_plain")):
+    assert not bus.listeners
+    runs: list[tuple[Litestar, str]] = [(first, "plain_record"), (second, "other_plain")]
+    for app, expected in runs:
         with TestClient(app, backend=backend):
             assert [item.name.rsplit(".", 1)[-1] for item in bus.listeners] == [expected]
-        assert bus.listeners == ()
+        assert not bus.listeners

@@ -27,13 +27,20 @@ __all__ = ["client_payload", "log_rejected_payload", "validated_model"]
 
 logger = logging.getLogger("typed_events.litestar")
 
+
+def _classmethod_code(name: str) -> CodeType:
+    method: Any = vars(BaseModel)[name]
+    code: CodeType = method.__func__.__code__
+    return code
+
+
 # Frames whose first argument is the model being validated: an instance or the class.
 _MODEL_FRAMES: frozenset[CodeType] = frozenset(
     {
         BaseModel.__init__.__code__,
-        BaseModel.model_validate.__func__.__code__,
-        BaseModel.model_validate_json.__func__.__code__,
-        BaseModel.model_validate_strings.__func__.__code__,
+        _classmethod_code("model_validate"),
+        _classmethod_code("model_validate_json"),
+        _classmethod_code("model_validate_strings"),
     }
 )
 # The bus's fast path validates without BaseModel.__init__: its frame holds the event.
