@@ -9,15 +9,17 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import pytest
 from litestar import Litestar, Request, post
 from litestar.di import NamedDependency
 from litestar.events import listener as litestar_listener
 from litestar.testing import TestClient
 
 from tests.redis.conftest import RedisServer, redis_server
-from typed_events import Event, EventBus, listener
+from typed_events import EmitterNotRunningError, Event, EventBus, listener
 from typed_events.backends.redis import RedisStreamsBackend
 from typed_events.contrib.litestar import TypedEventsPlugin
+from typed_events.errors import RedisUnavailableError
 
 __all__ = ["redis_server"]  # the fixture, imported for the tests below
 
@@ -78,3 +80,15 @@ def test_plain_listeners_get_their_own_consumer_group(redis_server: RedisServer)
     }
     module = "tests.litestar.test_redis"
     assert groups == {f"shop:{module}.plain_parcel", f"shop:{module}.typed_parcel"}
+
+
+def test_a_startup_that_fails_leaves_the_bus_as_it_was() -> None:
+    # Nothing listens on port 1: the backend refuses to start, the app's startup raises.
+    bus = EventBus(backend=RedisStreamsBackend("redis://127.0.0.1:1/0", service="shop"))
+    app = Litestar(listeners=[plain_parcel], plugins=[TypedEventsPlugin(bus)], logging_config=None)
+    with pytest.raises(RedisUnavailableError), TestClient(app, backend="asyncio"):
+        pass  # pragma: no cover  # the startup raises
+    assert not bus.listeners  # the app's plain listener is not left on the bus
+    assert not bus.running
+    with pytest.raises(EmitterNotRunningError, match="before this Litestar app started"):
+        app.emit("lt_redis_parcel", n=1)
