@@ -66,9 +66,15 @@ class Dispatcher:
         self._lanes = OrderedLanes(self._deliver)
         wrapping = [m for m in self.middleware if overrides(m, "on_call")]
         self._wrapped_call = wrap_calls(wrapping, self._invoke) if wrapping else None
+        self._inline: frozenset[Subscription] = frozenset()
+        self.reroute(routing)
+
+    def reroute(self, routing: Routing) -> None:
+        """Deliver by ``routing`` from now on (the bus calls it while stopped)."""
+        self.routing = routing
         # Async, no retries, no timeout, no middleware: begin() starts them inline.
         inline: set[Subscription] = set()
-        if not wrapping:
+        if self._wrapped_call is None:
             for subscriptions in routing.routes.values():
                 inline.update(s for s in subscriptions if _plain(s))
         self._inline = frozenset(inline)

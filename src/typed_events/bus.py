@@ -83,8 +83,10 @@ class EventBus:
     ) -> None:
         _require_error_handler(on_error)
         self.middleware = tuple(_require_middleware(m) for m in middleware)
-        self.routing = Routing.build(listeners, events)
-        self.registry = self.routing.registry
+        self._own_listeners = tuple(listeners)
+        self._own_events = tuple(events)
+        self._extra_listeners: tuple[Listener[..., Any], ...] = ()
+        self.routing = Routing.build(self._own_listeners, self._own_events)
         self.backend = backend if backend is not None else SimpleEventEmitter()
         self.dispatcher = Dispatcher(
             self.routing, on_error, on_error_timeout=on_error_timeout, middleware=self.middleware
@@ -92,9 +94,7 @@ class EventBus:
         # Attached now, so a backend given to a second bus is refused before it is used.
         self.backend.attach(self.dispatcher)
         self._emit_hooks = [m.on_emit for m in self.middleware if overrides(m, "on_emit")]
-        # The registry is fixed once the bus is built; emit reads these on every call.
-        self._build_by_class = {cls: builder(cls) for cls in self.registry}
-        self._build_by_id = {cls.event_id: build for cls, build in self._build_by_class.items()}
+        self._use_registry()
         self._backend_emit = self.backend.emit
         self._running = False
         self._state = BusState.STOPPED
@@ -106,8 +106,47 @@ class EventBus:
 
     @property
     def listeners(self) -> tuple[Listener[..., Any], ...]:
-        """The listeners, in registration order."""
+        """The listeners, in registration order (the extra ones last)."""
         return self.routing.listeners
+
+    @property
+    def extra_listeners(self) -> tuple[Listener[..., Any], ...]:
+        """The listeners added by :meth:`set_extra_listeners` (empty by default)."""
+        return self._extra_listeners
+
+    def set_extra_listeners(
+        self, listeners: Iterable[Listener[..., Any]], events: Iterable[type[Event]] = ()
+    ) -> None:
+        """Route events to ``listeners`` as well, after the bus's own; only while stopped.
+
+        Replaces the extra listeners of an earlier call (``set_extra_listeners(())``
+        removes them). The routing is rebuilt from the listeners and events given to
+        ``EventBus(...)`` plus these, and checked as the constructor checks; the backend,
+        middleware, ``on_error`` and observers stay. For integrations that learn of
+        listeners after the bus is built: the Litestar plugin adds an app's plain
+        ``litestar.events`` listeners for the time the app runs.
+
+        :raises ListenerSignatureError: if one cannot take its events (nothing changes).
+        :raises EmitterNotRunningError: while the bus is starting or running.
+        """
+        if self._state is not BusState.STOPPED:
+            raise EmitterNotRunningError(
+                f"set_extra_listeners() was called while the bus is {self._state}; the "
+                "routing changes only while it is stopped: call it before `async with bus` "
+                "or after it exits"
+            )
+        extra = tuple(listeners)
+        routing = Routing.build((*self._own_listeners, *extra), (*self._own_events, *events))
+        self._extra_listeners = extra
+        self.routing = routing
+        self.dispatcher.reroute(routing)
+        self._use_registry()
+
+    def _use_registry(self) -> None:
+        self.registry = self.routing.registry
+        # The registry is fixed while the bus runs; emit reads these on every call.
+        self._build_by_class = {cls: builder(cls) for cls in self.registry}
+        self._build_by_id = {cls.event_id: build for cls, build in self._build_by_class.items()}
 
     @property
     def on_error(self) -> ErrorHandler | None:

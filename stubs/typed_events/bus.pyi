@@ -39,6 +39,16 @@ class EventBus:
         ...
 
     @property
+    def extra_listeners(self) -> tuple[Listener[..., Any], ...]:
+        ...
+
+    def set_extra_listeners(self, listeners: Iterable[Listener[..., Any]], events: Iterable[type[Event]]=()) -> None:
+        ...
+
+    def _use_registry(self) -> None:
+        ...
+
+    @property
     def on_error(self) -> ErrorHandler | None:
         ...
 

@@ -222,7 +222,9 @@ def test_client_payload_answers_400_with_the_validation_errors(
         good = client.post("/open-checked", json={"owner": "ada", "balance": 1})
     assert response.status_code == 400
     body = response.json()
-    assert body["detail"] == "the request's data does not fit the event AccountOpened"
+    assert body["detail"] == (
+        'the request\'s data does not fit the event "lt_account_opened" (AccountOpened)'
+    )
     assert [(e["loc"], e["type"]) for e in body["extra"]] == [(["balance"], "int_parsing")]
     assert extra_field.status_code == 400
     assert [e["type"] for e in extra_field.json()["extra"]] == ["extra_forbidden"]
