@@ -1,0 +1,77 @@
+"""PostgreSQL wake-ups: ``LISTEN`` on the outbox's channel, so an idle relay wakes at once.
+
+``outbox.emit`` makes the flush that inserts rows also run ``pg_notify(channel, '')``;
+PostgreSQL delivers it when (and only if) the transaction commits. The relay keeps one
+extra connection (psycopg 3, autocommit) that listens, and waits for its socket to be
+readable with anyio, so waiting costs no thread and no polling query. Any other
+database (or driver) has no wake-ups: the relay then polls every ``poll_interval``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import anyio
+import anyio.to_thread
+from sqlalchemy import Engine
+
+__all__ = ["Listener", "open_listener"]
+
+logger = logging.getLogger("typed_events")
+
+
+class Listener:
+    """A psycopg connection that has run ``LISTEN channel``."""
+
+    def __init__(self, connection: object) -> None:
+        import psycopg
+
+        assert isinstance(connection, psycopg.Connection)
+        self._connection: psycopg.Connection[tuple[object, ...]] = connection
+
+    async def wait(self) -> None:
+        """Return once at least one notification arrived (they are all consumed).
+
+        :raises psycopg.OperationalError: if the connection broke.
+        """
+        pgconn = self._connection.pgconn
+        while True:
+            await anyio.wait_readable(pgconn.socket)
+            pgconn.consume_input()
+            received = False
+            while pgconn.notifies() is not None:
+                received = True
+            if received:
+                return
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+async def open_listener(engine: Engine, channel: str) -> Listener | None:
+    """A listener on ``channel``, or None where the database cannot notify."""
+    if engine.dialect.name != "postgresql" or engine.dialect.driver not in {
+        "psycopg",
+        "psycopg_async",
+    }:
+        return None
+    import psycopg
+
+    args, kwargs = engine.dialect.create_connect_args(engine.url)
+
+    def connect() -> psycopg.Connection[tuple[object, ...]]:
+        connection = psycopg.connect(*args, **kwargs, autocommit=True)
+        try:
+            connection.execute(f'LISTEN "{channel}"')
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+    try:
+        return Listener(await anyio.to_thread.run_sync(connect))
+    except psycopg.Error as exc:
+        logger.warning(
+            "outbox relay: cannot LISTEN on %r (%s); polling instead until it can", channel, exc
+        )
+        return None

@@ -1,0 +1,176 @@
+"""The relay: publish committed outbox rows in order through the bus's backend, then
+delete them.
+
+One round: claim the oldest live rows (PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so
+relays in other processes take other rows; the lock is held while publishing), decode
+each envelope with the bus's registry, publish it with ``backend.emit_async`` under its
+stored CloudEvents id and time (:func:`~typed_events.envelope.preset_attributes`), then
+delete what was published and mark what can never be (a :class:`DeadLetterReason`) in
+one commit. A crash anywhere before that commit leaves the rows to be published again:
+at least once, never lost. On SQLite (one process) nothing is held while publishing, so
+the app's writers are not blocked by the relay.
+
+A publish that fails for another reason (Redis unreachable, say) stops the round there,
+so later rows do not overtake it; the round commits what it did, and the relay tries
+again after a backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import anyio
+from sqlalchemy import Connection, Table
+
+from typed_events.envelope import EnvelopeError, decode, preset_attributes
+from typed_events.sqlalchemy import _table
+from typed_events.sqlalchemy._listen import Listener, open_listener
+
+if TYPE_CHECKING:
+    from typed_events.sqlalchemy._outbox import Outbox
+
+__all__ = ["Relay"]
+
+logger = logging.getLogger("typed_events")
+
+_MAX_BACKOFF = 30.0
+
+
+class Relay:
+    """The loop behind ``async with outbox:``."""
+
+    def __init__(self, outbox: Outbox) -> None:
+        self.outbox = outbox
+        self.lock = outbox.database.dialect != "sqlite"
+        self.wakeup = anyio.Event()
+        self.stopping = False
+        self.published = 0
+        self.dead_lettered = 0
+        self._done = anyio.Event()
+
+    def wake(self) -> None:
+        """Run a round now (call in the relay's event loop thread)."""
+        self.wakeup.set()
+
+    def stop(self) -> None:
+        self.stopping = True
+        self.wakeup.set()
+
+    async def run(self) -> None:
+        """Rounds until :meth:`stop`; waits for a wake-up (or ``poll_interval``) when idle."""
+        try:
+            await self._rounds()
+        finally:
+            self._done.set()
+
+    async def finished(self) -> None:
+        """Wait until :meth:`run` has returned."""
+        await self._done.wait()
+
+    async def _rounds(self) -> None:
+        backoff = self.outbox.retry_backoff
+        while not self.stopping:
+            self.wakeup = anyio.Event()  # wake-ups during the round trigger the next one
+            try:
+                count = await self.round()
+            except Exception:
+                logger.exception(
+                    "outbox relay of %r: a round failed; trying again in %.3gs",
+                    self.outbox.table.name,
+                    backoff,
+                )
+                with anyio.move_on_after(backoff):
+                    await self._stopped()
+                backoff = min(backoff * 2, _MAX_BACKOFF)
+                continue
+            backoff = self.outbox.retry_backoff
+            if count < self.outbox.batch_size:
+                with anyio.move_on_after(self.outbox.poll_interval):
+                    await self.wakeup.wait()
+
+    async def _stopped(self) -> None:
+        while not self.stopping:
+            await self.wakeup.wait()
+            self.wakeup = anyio.Event()
+
+    async def round(self) -> int:
+        """One batch; returns how many rows it handled (published or dead-lettered)."""
+        outbox = self.outbox
+        table = outbox.table
+        limit = outbox.batch_size
+        async with outbox.database.connect() as connection:
+            rows = await connection.run(lambda c: _table.claim(c, table, limit, lock=self.lock))
+            if not rows:
+                return 0
+            if not self.lock:
+                await connection.run(lambda c: c.commit())
+            published: list[int] = []
+            dead: list[tuple[int, str, str]] = []
+            failure: BaseException | None = None
+            for seq, raw in rows:
+                try:
+                    await self._publish(raw)
+                except EnvelopeError as exc:
+                    dead.append((seq, str(exc.reason), str(exc)))
+                    logger.error(
+                        "outbox %r: row %s cannot be published (%s): %s; it stays in the "
+                        "table with dead_reason set, and the relay goes on",
+                        table.name,
+                        exc.envelope_id or seq,
+                        exc.reason,
+                        exc,
+                    )
+                except Exception as exc:
+                    failure = exc
+                    break
+                else:
+                    published.append(seq)
+            with anyio.CancelScope(shield=True):  # what was published must be deleted
+                await connection.run(_finisher(table, published, dead))
+        self.published += len(published)
+        self.dead_lettered += len(dead)
+        if failure is not None:
+            raise failure
+        return len(rows)
+
+    async def _publish(self, raw: str) -> None:
+        bus = self.outbox.bus
+        envelope = decode(raw, bus.registry)
+        with preset_attributes(envelope.id, time=envelope.time):
+            await bus.backend.emit_async(envelope.event)
+
+    async def listen(self) -> None:
+        """Wake the relay on every notification; reconnects while the relay runs."""
+        channel = self.outbox.table.name
+        while True:
+            listener: Listener | None = await open_listener(
+                self.outbox.database.sync_engine, channel
+            )
+            if listener is None:
+                if self.outbox.database.dialect != "postgresql":
+                    return  # nothing to listen on: poll_interval does the work
+                await anyio.sleep(self.outbox.poll_interval)
+                continue
+            try:
+                while True:
+                    await listener.wait()
+                    self.wake()
+            except Exception as exc:
+                logger.warning("outbox relay: LISTEN connection lost (%s); reconnecting", exc)
+            finally:
+                listener.close()
+            self.wake()  # rows may have been committed while it was down
+
+
+def _finisher(
+    table: Table,
+    published: list[int],
+    dead: list[tuple[int, str, str]],
+) -> Callable[[Connection], None]:
+    def finish(connection: Connection) -> None:
+        _table.finish(connection, table, published, dead)
+        connection.commit()
+
+    return finish

@@ -1,0 +1,138 @@
+"""A private PostgreSQL server for the test session, and a fresh database per test.
+
+The server is Debian's ``postgresql`` package (``/usr/lib/postgresql/N/bin``; ``.ci/run``
+installs it), or ``initdb`` on PATH. It runs in a temp directory on a free loopback port,
+with durability off (fsync) since nothing outlives the session. ``initdb`` and ``pg_ctl``
+refuse to run as root, so as root they run as the ``postgres`` OS user. Without the
+binaries, or if the server does not start, the tests fail: they never skip.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.redis.conftest import free_port
+
+
+def find_postgres_bindir() -> str | None:
+    """The directory of ``initdb``/``pg_ctl``: the newest Debian one, else from PATH."""
+    versions = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+        key=lambda path: int(Path(path).parts[-3]) if Path(path).parts[-3].isdigit() else 0,
+    )
+    if versions:
+        return str(Path(versions[-1]).parent)
+    on_path = shutil.which("initdb")
+    return str(Path(on_path).parent) if on_path else None
+
+
+class PostgresServer:
+    """One postgres process with its cluster in a temp directory, on a loopback port."""
+
+    def __init__(self, bindir: str) -> None:
+        self.bindir = bindir
+        self.port = free_port()
+        self.directory = Path(tempfile.mkdtemp(prefix="typed-events-pg-"))
+        self.data = self.directory / "data"
+        # As root, the cluster belongs to (and the server runs as) the postgres user.
+        self.user: str | None = None
+        if os.geteuid() == 0:
+            self.user = "postgres"
+            account = pwd.getpwnam(self.user)
+            os.chown(self.directory, account.pw_uid, account.pw_gid)
+
+    def _run(self, *args: str) -> None:
+        result = subprocess.run(
+            [os.path.join(self.bindir, args[0]), *args[1:]],
+            user=self.user,
+            cwd=self.directory,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        if result.returncode != 0:
+            log = self.directory / "server.log"
+            tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
+            raise RuntimeError(
+                f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}"
+                f"{result.stderr}\n{tail}"
+            )
+
+    def start(self) -> None:
+        self._run(
+            "initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust",
+            "--encoding=UTF8", "--no-sync",
+        )  # fmt: skip
+        options = (
+            f"-c listen_addresses=127.0.0.1 -c port={self.port} "
+            f"-c unix_socket_directories={self.directory} -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100"
+        )
+        self._run(
+            "pg_ctl", "start", "-w", "-t", "60", "-D", str(self.data),
+            "-l", str(self.directory / "server.log"), "-o", options,
+        )  # fmt: skip
+
+    def stop(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            self._run("pg_ctl", "stop", "-m", "immediate", "-w", "-D", str(self.data))
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def url(self, database: str = "postgres", driver: str = "psycopg") -> str:
+        """A SQLAlchemy URL of ``database`` on this server (user postgres, no password)."""
+        return f"postgresql+{driver}://postgres@127.0.0.1:{self.port}/{database}"
+
+    def admin(self) -> psycopg.Connection[tuple[object, ...]]:
+        """A plain autocommit connection to the ``postgres`` database."""
+        return psycopg.connect(
+            host="127.0.0.1", port=self.port, user="postgres", dbname="postgres", autocommit=True
+        )
+
+
+def require_postgres_bindir() -> str:
+    """The binaries' directory; fails the test (never skips) without them."""
+    bindir = find_postgres_bindir()
+    if bindir is None:
+        pytest.fail(
+            "No PostgreSQL server binaries (initdb, pg_ctl): the outbox tests need a real "
+            "PostgreSQL. Install Debian's package (apt-get install postgresql, as .ci/run "
+            "does), or put initdb and pg_ctl on PATH.",
+            pytrace=False,
+        )
+    return bindir
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One private PostgreSQL server for the whole test session."""
+    server = PostgresServer(require_postgres_bindir())
+    try:
+        server.start()  # inside the try: a half-started server is stopped too
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """The SQLAlchemy URL (psycopg 3) of a new, empty database, dropped after the test."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    with postgres_server.admin() as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield postgres_server.url(name)
+    finally:
+        with postgres_server.admin() as admin:
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
