@@ -5,6 +5,7 @@ typed-events check APP [--format text|json|github] [--strict]
 typed-events list APP [--format auto|table|plain|json|mermaid]
 typed-events schema APP [--format json|asyncapi] [--output FILE]
 typed-events schema diff OLD.json NEW.json [--format text|json]
+typed-events outbox status|relay APP   (APP names a typed_events.sqlalchemy.Outbox)
 ```
 
 ``APP`` is ``module:attribute`` naming an :class:`~typed_events.EventBus`, a sequence of
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from typed_events._routing import Routing
-from typed_events.cli import _dead_letter, _stubgen
+from typed_events.cli import _dead_letter, _outbox, _stubgen
 from typed_events.cli._app import AppLoadError, LoadedApp, load_app
 from typed_events.cli._output import Finding, event_views, render_check, render_list, render_table
 from typed_events.errors import DuplicateEventError, SignatureProblem
@@ -133,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _stubgen.add_parser(commands)
     _dead_letter.add_parser(commands)
+    _outbox.add_parser(commands)
     return parser
 
 

@@ -132,6 +132,7 @@ class Outbox:
         self._notify = self.database.dialect == "postgresql"
         self._key = f"typed_events_outbox:{id(self)}"
         self._relay: Relay | None = None
+        self._running = False
         self._task_group: anyio.abc.TaskGroup | None = None
         self._token: anyio.lowlevel.EventLoopToken | None = None
         self._loop_thread: int | None = None
@@ -204,7 +205,7 @@ class Outbox:
 
     def _wake_from_any_thread(self) -> None:
         relay, token = self._relay, self._token
-        if relay is None or token is None:
+        if not self._running or relay is None or token is None:
             return
         if threading.get_ident() == self._loop_thread:
             relay.wake()
@@ -235,7 +236,7 @@ class Outbox:
 
     @property
     def published(self) -> int:
-        """Rows the relay of this object has published (since it was last entered)."""
+        """Rows the relay of this object published (since ``async with outbox`` was last entered)."""
         return self._relay.published if self._relay is not None else 0
 
     # -- relaying -------------------------------------------------------------------------
@@ -258,7 +259,7 @@ class Outbox:
                 raise
 
     async def __aenter__(self) -> Outbox:
-        if self._relay is not None:
+        if self._running:
             raise EmitterNotRunningError(
                 f"the relay of outbox {self.table.name!r} is already running; "
                 "enter `async with outbox` once at a time"
@@ -270,11 +271,13 @@ class Outbox:
             )
         await self.create_table()
         relay = Relay(self)
+        listener = await relay.open_listener()
         task_group = anyio.create_task_group()
         await task_group.__aenter__()
-        task_group.start_soon(relay.listen)
+        task_group.start_soon(relay.listen, listener)
         task_group.start_soon(self._run, relay, task_group)
         self._relay, self._task_group = relay, task_group
+        self._running = True
         self._token = anyio.lowlevel.current_token()
         self._loop_thread = threading.get_ident()
         return self
@@ -290,7 +293,7 @@ class Outbox:
         traceback: TracebackType | None,
     ) -> None:
         relay, task_group = self._relay, self._task_group
-        assert relay is not None and task_group is not None
+        assert self._running and relay is not None and task_group is not None
         relay.stop()
         try:
             with anyio.CancelScope(shield=True) as scope:
@@ -299,5 +302,6 @@ class Outbox:
         finally:
             task_group.cancel_scope.cancel()
             await task_group.__aexit__(None, None, None)
-            self._relay = self._task_group = None
+            self._running = False
+            self._task_group = None
             self._token = self._loop_thread = None

@@ -141,18 +141,25 @@ class Relay:
         with preset_attributes(envelope.id, time=envelope.time):
             await bus.backend.emit_async(envelope.event)
 
-    async def listen(self) -> None:
-        """Wake the relay on every notification; reconnects while the relay runs."""
-        channel = self.outbox.table.name
+    async def open_listener(self) -> Listener | None:
+        """LISTEN on the outbox's channel (PostgreSQL with psycopg; None elsewhere)."""
+        return await open_listener(self.outbox.database.sync_engine, self.outbox.table.name)
+
+    async def listen(self, listener: Listener | None) -> None:
+        """Wake the relay on every notification; reconnects while the relay runs.
+
+        :param listener: the one opened before the first round, so that no commit made
+            after ``async with outbox`` returned can go unnoticed.
+        """
+        if listener is None and self.outbox.database.dialect != "postgresql":
+            return  # nothing to listen on: poll_interval does the work
         while True:
-            listener: Listener | None = await open_listener(
-                self.outbox.database.sync_engine, channel
-            )
             if listener is None:
-                if self.outbox.database.dialect != "postgresql":
-                    return  # nothing to listen on: poll_interval does the work
                 await anyio.sleep(self.outbox.poll_interval)
-                continue
+                listener = await self.open_listener()
+                if listener is None:
+                    continue
+                self.wake()  # rows may have been committed while it was down
             try:
                 while True:
                     await listener.wait()
@@ -161,7 +168,7 @@ class Relay:
                 logger.warning("outbox relay: LISTEN connection lost (%s); reconnecting", exc)
             finally:
                 listener.close()
-            self.wake()  # rows may have been committed while it was down
+            listener = None
 
 
 def _finisher(
