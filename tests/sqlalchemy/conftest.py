@@ -23,6 +23,7 @@ import pytest
 from sqlalchemy import Engine, create_engine
 
 from tests.redis.conftest import free_port
+from tests.redis.conftest import redis_server as redis_server  # the outbox relays to it
 
 from .models import Base
 

@@ -20,13 +20,17 @@ from .models import Numbered
 
 
 class SlowBackend(RedisStreamsBackend):
-    """Redis Streams, with a pause before each acknowledged write."""
+    """Redis Streams, with a pause before each acknowledged write (one at a time, so a
+    backlog takes at least ``delay`` seconds per row even though the relay publishes a
+    batch concurrently)."""
 
     delay = float(os.environ.get("OUTBOX_PUBLISH_DELAY", "0"))
+    lock = anyio.Lock()
 
     async def emit_async(self, event: Event) -> None:
         if self.delay:
-            await anyio.sleep(self.delay)
+            async with self.lock:
+                await anyio.sleep(self.delay)
         await super().emit_async(event)
 
 

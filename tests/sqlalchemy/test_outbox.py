@@ -217,7 +217,7 @@ class FlakyBackend(SimpleEventEmitter):
 
 
 @pytest.mark.anyio
-async def test_a_failed_publish_keeps_the_row_and_order_and_is_retried(
+async def test_a_failed_publish_keeps_the_row_and_is_retried(
     engine: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
     received.clear()
@@ -230,7 +230,9 @@ async def test_a_failed_publish_keeps_the_row_and_order_and_is_retried(
     with caplog.at_level(logging.ERROR, logger="typed_events"):
         async with bus, outbox:
             await eventually(lambda: len(received) == 5, "the retried rows")
-    assert received == [0, 1, 2, 3, 4]
+    # Each once: what failed was kept, what was acknowledged was deleted. (On asyncio a
+    # batch is published concurrently, so rows after a failed one may overtake it.)
+    assert sorted(received) == [0, 1, 2, 3, 4]
     assert "backend unavailable" in caplog.text
     assert not rows(engine, outbox)
 

@@ -17,6 +17,7 @@ again after a backoff.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -36,6 +37,7 @@ __all__ = ["Relay"]
 logger = logging.getLogger("typed_events")
 
 _MAX_BACKOFF = 30.0
+_NOT_TRIED = RuntimeError("not published: an earlier row of the batch failed")
 
 
 class Relay:
@@ -106,27 +108,25 @@ class Relay:
                 return 0
             if not self.lock:
                 await connection.run(lambda c: c.commit())
+            outcomes = await self._publish_all([raw for _, raw in rows])
             published: list[int] = []
             dead: list[tuple[int, str, str]] = []
             failure: BaseException | None = None
-            for seq, raw in rows:
-                try:
-                    await self._publish(raw)
-                except EnvelopeError as exc:
-                    dead.append((seq, str(exc.reason), str(exc)))
+            for (seq, _), outcome in zip(rows, outcomes, strict=True):
+                if outcome is None:
+                    published.append(seq)
+                elif isinstance(outcome, EnvelopeError):
+                    dead.append((seq, str(outcome.reason), str(outcome)))
                     logger.error(
                         "outbox %r: row %s cannot be published (%s): %s; it stays in the "
                         "table with dead_reason set, and the relay goes on",
                         table.name,
-                        exc.envelope_id or seq,
-                        exc.reason,
-                        exc,
+                        outcome.envelope_id or seq,
+                        outcome.reason,
+                        outcome,
                     )
-                except Exception as exc:
-                    failure = exc
-                    break
-                else:
-                    published.append(seq)
+                elif failure is None:
+                    failure = outcome
             with anyio.CancelScope(shield=True):  # what was published must be deleted
                 await connection.run(_finisher(table, published, dead))
         self.published += len(published)
@@ -135,11 +135,43 @@ class Relay:
             raise failure
         return len(rows)
 
-    async def _publish(self, raw: str) -> None:
+    async def _publish_all(self, batch: list[str]) -> list[BaseException | None]:
+        """Publish a batch in order; the outcome of each (None: acknowledged).
+
+        On asyncio the publishes run concurrently, so a batching backend (Redis) writes
+        them in one round trip: asyncio starts tasks in the order they are created, and
+        each hands its event to the backend before it first waits, so the backend still
+        receives them in order. On other loops (trio schedules in no fixed order) they run
+        one after the other. After the first failure, later rows are not published.
+        """
+        outcomes: list[BaseException | None] = [None] * len(batch)
+        if not _on_asyncio():
+            for index, raw in enumerate(batch):
+                outcomes[index] = await self._publish(raw)
+                if outcomes[index] is not None and not isinstance(
+                    outcomes[index], EnvelopeError
+                ):
+                    outcomes[index + 1 :] = [_NOT_TRIED] * (len(batch) - index - 1)
+                    break
+            return outcomes
+
+        async def publish(index: int, raw: str) -> None:
+            outcomes[index] = await self._publish(raw)
+
+        async with anyio.create_task_group() as task_group:
+            for index, raw in enumerate(batch):
+                task_group.start_soon(publish, index, raw)
+        return outcomes
+
+    async def _publish(self, raw: str) -> BaseException | None:
         bus = self.outbox.bus
-        envelope = decode(raw, bus.registry)
-        with preset_attributes(envelope.id, time=envelope.time):
-            await bus.backend.emit_async(envelope.event)
+        try:
+            envelope = decode(raw, bus.registry)
+            with preset_attributes(envelope.id, time=envelope.time):
+                await bus.backend.emit_async(envelope.event)
+        except Exception as exc:  # the caller sorts dead rows from failed publishes
+            return exc
+        return None
 
     async def open_listener(self) -> Listener | None:
         """LISTEN on the outbox's channel (PostgreSQL with psycopg; None elsewhere)."""
@@ -169,6 +201,14 @@ class Relay:
             finally:
                 listener.close()
             listener = None
+
+
+def _on_asyncio() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _finisher(
