@@ -27,7 +27,7 @@ import contextlib
 import contextvars
 import json
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -88,7 +88,7 @@ _preset: contextvars.ContextVar[tuple[str, datetime | None] | None] = contextvar
 
 
 @contextlib.contextmanager
-def preset_attributes(id: str, *, time: datetime | None = None) -> Iterator[None]:
+def preset_attributes(id: str, *, time: datetime | None = None) -> Generator[None]:
     """Make :func:`encode` use this CloudEvents ``id`` (and ``time``) inside the block.
 
     For republishing an event that was stored with its envelope: ``encode`` calls in

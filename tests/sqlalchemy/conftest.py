@@ -151,6 +151,7 @@ def postgres_url(postgres_server: PostgresServer) -> str:
         connection.execute("CREATE SCHEMA public")
     return postgres_server.url(TEST_DATABASE)
 
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A SQLite file, then a fresh PostgreSQL database: the sync tests run on both."""

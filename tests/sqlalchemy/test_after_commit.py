@@ -65,7 +65,7 @@ async def test_the_three_emit_forms_are_validated_now(engine: Engine, bus: Event
             emit_after_commit(session, bus, "sa_user_created", email="c@example.com")
             emit_after_commit(session, bus, "sa_user_created", "d@example.com")
             with pytest.raises(pydantic.ValidationError):
-                emit_after_commit(session, bus, UserCreated, email=42)  # type: ignore[arg-type]
+                emit_after_commit(session, bus, UserCreated, email=42)  # type: ignore[call-overload]
             with pytest.raises(UnknownEventError, match="sa_user_created"):
                 emit_after_commit(session, bus, "sa_user_creatd", email="x")
             session.commit()
@@ -219,4 +219,3 @@ async def test_async_session_commit_rollback_and_savepoints(postgres_url: str) -
         assert received == ["a@example.com", "released@example.com"]
     finally:
         await engine.dispose()
-

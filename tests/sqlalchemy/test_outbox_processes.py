@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session
 
@@ -88,6 +89,10 @@ def stop(process: subprocess.Popen[str]) -> tuple[int, str]:
     return process.returncode, err
 
 
+def stream_length(client: redis.Redis) -> int:
+    return client.xlen(STREAM) if client.exists(STREAM) else 0
+
+
 def consumer_bus(redis_url: str) -> EventBus:
     deliveries.clear()
     return EventBus([record], backend=RedisStreamsBackend(redis_url, service="consumer"))
@@ -105,7 +110,7 @@ async def test_kill_9_of_the_relay_mid_backlog_then_a_new_relay_delivers_all(
     async with bus:
         first = relay_process(postgres_url, redis_server.url, delay=0.002, batch_size=50)
         try:
-            await eventually(lambda: client.exists(STREAM) and client.xlen(STREAM) >= 200, "some")
+            await eventually(lambda: stream_length(client) >= 200, "some rows published")
         finally:
             first.kill()  # SIGKILL: mid-batch, with published rows not yet deleted
             first.communicate(timeout=30)
@@ -135,13 +140,10 @@ async def test_two_relays_share_2000_rows_each_published_once(
     ids = fill(outbox, pg_engine, 2_000)
     client = redis_server.client()
     relays = [
-        relay_process(postgres_url, redis_server.url, delay=0.0005, batch_size=20)
-        for _ in range(2)
+        relay_process(postgres_url, redis_server.url, delay=0.0005, batch_size=20) for _ in range(2)
     ]
     try:
-        await eventually(
-            lambda: client.exists(STREAM) and client.xlen(STREAM) >= 2_000, "all rows", 120
-        )
+        await eventually(lambda: stream_length(client) >= 2_000, "all rows", 120)
         assert (await outbox.status()).backlog == 0
     finally:
         results = [stop(relay) for relay in relays]

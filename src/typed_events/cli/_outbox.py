@@ -151,8 +151,7 @@ def _relay(args: argparse.Namespace) -> int:
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
             async with outbox.bus, outbox:
                 print(
-                    f"typed-events: relaying outbox {outbox.table.name!r}; "
-                    "SIGTERM or Ctrl-C stops",
+                    f"typed-events: relaying outbox {outbox.table.name!r}; SIGTERM or Ctrl-C stops",
                     file=sys.stderr,
                     flush=True,
                 )

@@ -9,7 +9,7 @@ asyncio extension is).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import TypeVar
 
 import anyio
@@ -49,7 +49,7 @@ class Database:
         self.dialect = self.sync_engine.dialect.name
 
     @contextlib.asynccontextmanager
-    async def connect(self) -> AsyncIterator[DatabaseConnection]:
+    async def connect(self) -> AsyncGenerator[DatabaseConnection]:
         """A connection, closed (its open transaction rolled back) on the way out."""
         if isinstance(self.engine, AsyncEngine):
             async with self.engine.connect() as connection:

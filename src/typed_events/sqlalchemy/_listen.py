@@ -56,13 +56,14 @@ async def open_listener(engine: Engine, channel: str) -> Listener | None:
     }:
         return None
     import psycopg
+    from psycopg import sql
 
     args, kwargs = engine.dialect.create_connect_args(engine.url)
 
     def connect() -> psycopg.Connection[tuple[object, ...]]:
         connection = psycopg.connect(*args, **kwargs, autocommit=True)
         try:
-            connection.execute(f'LISTEN "{channel}"')
+            connection.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
         except BaseException:
             connection.close()
             raise

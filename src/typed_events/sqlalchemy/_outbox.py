@@ -236,7 +236,7 @@ class Outbox:
 
     @property
     def published(self) -> int:
-        """Rows the relay of this object published (since ``async with outbox`` was last entered)."""
+        """Rows this object's relay published since ``async with outbox`` was last entered."""
         return self._relay.published if self._relay is not None else 0
 
     # -- relaying -------------------------------------------------------------------------
@@ -293,7 +293,8 @@ class Outbox:
         traceback: TracebackType | None,
     ) -> None:
         relay, task_group = self._relay, self._task_group
-        assert self._running and relay is not None and task_group is not None
+        assert relay is not None
+        assert task_group is not None
         relay.stop()
         try:
             with anyio.CancelScope(shield=True) as scope:

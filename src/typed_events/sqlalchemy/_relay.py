@@ -148,9 +148,7 @@ class Relay:
         if not _on_asyncio():
             for index, raw in enumerate(batch):
                 outcomes[index] = await self._publish(raw)
-                if outcomes[index] is not None and not isinstance(
-                    outcomes[index], EnvelopeError
-                ):
+                if outcomes[index] is not None and not isinstance(outcomes[index], EnvelopeError):
                     outcomes[index + 1 :] = [_NOT_TRIED] * (len(batch) - index - 1)
                     break
             return outcomes

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -22,7 +21,6 @@ from sqlalchemy import (
     DateTime,
     Integer,
     MetaData,
-    Row,
     String,
     Table,
     Text,
@@ -77,7 +75,7 @@ def mapped_row_class(table: Table) -> RowFactory:
     return row_class
 
 
-def claim(connection: Connection, table: Table, limit: int, *, lock: bool) -> Sequence[Row[Any]]:
+def claim(connection: Connection, table: Table, limit: int, *, lock: bool) -> list[tuple[int, str]]:
     """The oldest live rows, locked (``FOR UPDATE SKIP LOCKED``) when ``lock``."""
     query = (
         select(table.c.seq, table.c.envelope)
@@ -87,7 +85,7 @@ def claim(connection: Connection, table: Table, limit: int, *, lock: bool) -> Se
     )
     if lock:
         query = query.with_for_update(skip_locked=True)
-    return connection.execute(query).all()
+    return [(int(seq), str(envelope)) for seq, envelope in connection.execute(query)]
 
 
 def finish(
