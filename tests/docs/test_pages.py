@@ -31,6 +31,8 @@ def test_page_examples_run(
     )
     if any("REDIS_URL" in block.code for block in page.runnable):
         monkeypatch.setenv("REDIS_URL", request.getfixturevalue("redis_url"))
+    if any("DATABASE_URL" in block.code for block in page.runnable):
+        monkeypatch.setenv("DATABASE_URL", request.getfixturevalue("postgres_url"))
     # Examples that write files write them here, not into the checkout.
     monkeypatch.chdir(tmp_path)
     update = os.environ.get("DOCS_UPDATE_OUTPUT") == "1"
