@@ -14,7 +14,7 @@ import anyio
 import anyio.abc
 import anyio.from_thread
 import anyio.lowlevel
-from sqlalchemy import Connection, Engine, MetaData, Table, event, exc, func, inspect, select
+from sqlalchemy import Connection, Engine, MetaData, Table, exc, inspect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 
@@ -52,10 +52,10 @@ class OutboxStatus:
 
 
 class _SessionState:
-    """What an outbox remembers of one session: whether its next flush must notify."""
+    """What an outbox remembers of one session: the transaction it last asked to be
+    woken after (one in-process wake-up per transaction is enough)."""
 
     def __init__(self) -> None:
-        self.notify = False
         self.woken_for: object = None
 
 
@@ -78,8 +78,8 @@ class Outbox:
     deletes them. At least once: a relay that dies mid-batch publishes those rows again,
     under the same CloudEvents id (the row's ``id``), so listeners deduplicate on
     ``current_delivery().id``. Several relays may run at once on PostgreSQL (rows are
-    claimed with ``FOR UPDATE SKIP LOCKED``, and ``LISTEN/NOTIFY`` wakes an idle relay
-    at once); on SQLite, run one relay, in one process.
+    claimed with ``FOR UPDATE SKIP LOCKED``; a trigger on the table notifies, and the
+    relay's ``LISTEN`` wakes it at once); on SQLite, run one relay, in one process.
 
     :param bus: validates what ``emit`` is given; the relay publishes through its backend.
     :param engine: an ``Engine`` (the relay's queries run in worker threads, on asyncio
@@ -129,7 +129,6 @@ class Outbox:
         source = getattr(bus.backend, "source", None)
         self.source = source if isinstance(source, str) else "/typed-events/outbox"
         self._row = _table.mapped_row_class(self.table)
-        self._notify = self.database.dialect == "postgresql"
         self._key = f"typed_events_outbox:{id(self)}"
         self._relay: Relay | None = None
         self._running = False
@@ -179,7 +178,6 @@ class Outbox:
         sync = sync_session(session)
         sync.add(self._row(envelope_id, instance.event_id, payload, now))
         state = self._state(sync)
-        state.notify = self._notify
         transaction = current_transaction(sync, "Outbox.emit()")
         if state.woken_for is not transaction:  # one in-process wake-up per transaction
             state.woken_for = transaction
@@ -192,16 +190,7 @@ class Outbox:
             return state
         state = _SessionState()
         session.info[self._key] = state
-        if self._notify:
-            event.listen(session, "after_flush", self._after_flush)
         return state
-
-    def _after_flush(self, session: Session, flush_context: object) -> None:
-        state = session.info.get(self._key)
-        if isinstance(state, _SessionState) and state.notify:
-            state.notify = False
-            # Delivered by PostgreSQL at commit, and only if the transaction commits.
-            session.connection().execute(select(func.pg_notify(self.table.name, "")))
 
     def _wake_from_any_thread(self) -> None:
         relay, token = self._relay, self._token
@@ -242,11 +231,17 @@ class Outbox:
     # -- relaying -------------------------------------------------------------------------
 
     async def create_table(self) -> None:
-        """Create the table if it is missing (``async with outbox:`` does it first)."""
+        """Create the table if it is missing (``async with outbox:`` does it first).
+
+        On PostgreSQL it also creates (if missing) the trigger that notifies the relays
+        when rows are committed, so a table made by your migrations gets it too.
+        """
 
         def create(connection: Connection) -> None:
             if not inspect(connection).has_table(self.table.name, self.table.schema):
-                self.table.create(connection)
+                self.table.create(connection)  # with its NOTIFY trigger on PostgreSQL
+            elif connection.dialect.name == "postgresql":
+                _table.ensure_notify_trigger(connection, self.table)  # a migrated table
 
         try:
             await self.database.run(create)
