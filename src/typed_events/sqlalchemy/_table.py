@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
-    DDL,
     BigInteger,
     Column,
     Connection,
@@ -59,9 +59,14 @@ def build_table(name: str, metadata: MetaData) -> Table:
         Column("dead_detail", Text(), nullable=True),
         comment="typed-events outbox: events committed with the data, waiting to be published",
     )
-    for statement in _trigger_ddl(table):
-        event.listen(table, "after_create", DDL(statement).execute_if(dialect="postgresql"))
+    event.listen(table, "after_create", _create_trigger)
     return table
+
+
+def _create_trigger(table: Table, connection: Connection, **kwargs: Any) -> None:
+    if connection.dialect.name == "postgresql":
+        for statement in _trigger_ddl(table):
+            connection.execute(text(statement))
 
 
 def _trigger_ddl(table: Table) -> list[str]:
