@@ -116,3 +116,20 @@ def test_relay_exits_2_when_the_backend_is_unreachable(sqlite_url: str) -> None:
     assert "the outbox relay cannot run" in result.stderr
     assert "redis-server" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_create_user_example_sends_one_welcome_mail() -> None:
+    result = subprocess.run(
+        [sys.executable, "examples/outbox_create_user.py"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "second sign-up refused: no user, and no mail",
+        "welcome mail to ada@example.com",
+        "outbox backlog: 0",
+    ]

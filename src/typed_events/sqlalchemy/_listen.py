@@ -1,7 +1,7 @@
 """PostgreSQL wake-ups: ``LISTEN`` on the outbox's channel, so an idle relay wakes at once.
 
-``outbox.emit`` makes the flush that inserts rows also run ``pg_notify(channel, '')``;
-PostgreSQL delivers it when (and only if) the transaction commits. The relay keeps one
+A trigger on the outbox table runs ``pg_notify(table name, '')`` once per INSERT
+statement; PostgreSQL delivers it when (and only if) the transaction commits. The relay keeps one
 extra connection (psycopg 3, autocommit) that listens, and waits for its socket to be
 readable with anyio, so waiting costs no thread and no polling query. Any other
 database (or driver) has no wake-ups: the relay then polls every ``poll_interval``.
