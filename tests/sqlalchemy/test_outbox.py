@@ -21,6 +21,7 @@ from tests.redis.helpers import eventually
 from typed_events import EmitterNotRunningError, Event, EventBus, UnknownEventError, listener
 from typed_events.backends.memory import SimpleEventEmitter
 from typed_events.sqlalchemy import Outbox
+from typed_events.sqlalchemy._listen import LISTENER_APPLICATION_NAME
 
 from .models import Base, Numbered, User, UserCreated
 
@@ -322,3 +323,50 @@ async def test_async_engine_and_async_session(postgres_url: str) -> None:
         assert status.backlog == 0
     finally:
         await engine.dispose()
+
+
+def listeners_connected(postgres_url: str) -> int:
+    from sqlalchemy import create_engine
+
+    engine = create_engine(postgres_url)
+    try:
+        with engine.connect() as connection:
+            return int(
+                connection.execute(
+                    text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :name"),
+                    {"name": LISTENER_APPLICATION_NAME},
+                ).scalar_one()
+            )
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.anyio
+async def test_a_lost_listen_connection_is_opened_again(
+    postgres_url: str, bus: EventBus, caplog: pytest.LogCaptureFixture
+) -> None:
+    from sqlalchemy import create_engine
+
+    relay_engine, writer_engine = create_engine(postgres_url), create_engine(postgres_url)
+    relay = Outbox(bus, relay_engine, poll_interval=600, retry_backoff=0.05)
+    writer = Outbox(EventBus(events=[Numbered]), writer_engine)
+    try:
+        async with bus, relay:
+            assert listeners_connected(postgres_url) == 1
+            with writer_engine.connect() as connection:
+                connection.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE application_name = :name"
+                    ),
+                    {"name": LISTENER_APPLICATION_NAME},
+                )
+            await eventually(lambda: "LISTEN connection lost" in caplog.text, "the loss")
+            await eventually(lambda: listeners_connected(postgres_url) == 1, "a new LISTEN")
+            with Session(writer_engine) as session, session.begin():
+                writer.emit(session, Numbered, n=7)
+            await eventually(received_count(1), "the row, woken by the new LISTEN")
+    finally:
+        relay_engine.dispose()
+        writer_engine.dispose()
+    assert received == [7]

@@ -15,9 +15,12 @@ import anyio
 import anyio.to_thread
 from sqlalchemy import Engine
 
-__all__ = ["Listener", "open_listener"]
+__all__ = ["LISTENER_APPLICATION_NAME", "Listener", "open_listener"]
 
 logger = logging.getLogger("typed_events")
+
+LISTENER_APPLICATION_NAME = "typed-events outbox relay"
+"""The ``application_name`` of the relay's LISTEN connection (``pg_stat_activity``)."""
 
 
 class Listener:
@@ -61,7 +64,8 @@ async def open_listener(engine: Engine, channel: str) -> Listener | None:
     args, kwargs = engine.dialect.create_connect_args(engine.url)
 
     def connect() -> psycopg.Connection[tuple[object, ...]]:
-        connection = psycopg.connect(*args, **kwargs, autocommit=True)
+        options = {"application_name": LISTENER_APPLICATION_NAME, **kwargs}
+        connection = psycopg.connect(*args, **options, autocommit=True)
         try:
             connection.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
         except BaseException:

@@ -185,7 +185,7 @@ class Relay:
             return  # nothing to listen on: poll_interval does the work
         while True:
             if listener is None:
-                await anyio.sleep(self.outbox.poll_interval)
+                await anyio.sleep(self.outbox.retry_backoff)
                 listener = await self.open_listener()
                 if listener is None:
                     continue
