@@ -55,7 +55,13 @@ class PostgresServer:
         self.user: str | None = None
         if os.geteuid() == 0:
             self.user = "postgres"
-            account = pwd.getpwnam(self.user)
+            try:
+                account = pwd.getpwnam(self.user)
+            except KeyError:
+                raise RuntimeError(
+                    "initdb refuses to run as root and there is no 'postgres' OS user to run "
+                    "it as; Debian's postgresql package creates one (apt-get install postgresql)"
+                ) from None
             os.chown(self.directory, account.pw_uid, account.pw_gid)
 
     def _run(self, *args: str) -> None:

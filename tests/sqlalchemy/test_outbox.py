@@ -370,3 +370,17 @@ async def test_a_lost_listen_connection_is_opened_again(
         relay_engine.dispose()
         writer_engine.dispose()
     assert received == [7]
+
+
+@pytest.mark.parametrize("anyio_backend", ["trio"])
+@pytest.mark.anyio
+async def test_an_async_engine_on_trio_says_to_use_asyncio_or_a_sync_engine(
+    postgres_url: str, bus: EventBus
+) -> None:
+    engine = create_async_engine(postgres_url)
+    outbox = Outbox(bus, engine)
+    async with bus:
+        with pytest.raises(RuntimeError, match="AsyncEngine runs on asyncio only"):
+            await outbox.__aenter__()
+        with pytest.raises(RuntimeError, match="give the Outbox a sync Engine"):
+            await outbox.status()

@@ -8,6 +8,7 @@ asyncio extension is).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, Callable
 from typing import TypeVar
@@ -50,8 +51,12 @@ class Database:
 
     @contextlib.asynccontextmanager
     async def connect(self) -> AsyncGenerator[DatabaseConnection]:
-        """A connection, closed (its open transaction rolled back) on the way out."""
+        """A connection, closed (its open transaction rolled back) on the way out.
+
+        :raises RuntimeError: for an ``AsyncEngine`` outside asyncio.
+        """
         if isinstance(self.engine, AsyncEngine):
+            _require_asyncio()
             async with self.engine.connect() as connection:
                 yield DatabaseConnection(None, connection)
             return
@@ -71,3 +76,14 @@ class Database:
 
         async with self.connect() as connection:
             return await connection.run(in_transaction)
+
+
+def _require_asyncio() -> None:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        raise RuntimeError(
+            "Outbox: an AsyncEngine runs on asyncio only (SQLAlchemy's asyncio extension "
+            "does); run the relay on asyncio, or give the Outbox a sync Engine, whose "
+            "queries run in worker threads on trio too"
+        ) from None
