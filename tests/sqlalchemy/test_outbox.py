@@ -384,3 +384,15 @@ async def test_an_async_engine_on_trio_says_to_use_asyncio_or_a_sync_engine(
             await outbox.__aenter__()
         with pytest.raises(RuntimeError, match="give the Outbox a sync Engine"):
             await outbox.status()
+
+
+def test_outboxes_share_a_table_in_one_metadata_but_not_a_foreign_one(
+    engine: Engine, bus: EventBus
+) -> None:
+    metadata = MetaData()
+    first = Outbox(bus, engine, metadata=metadata)
+    second = Outbox(bus, engine, metadata=metadata)
+    assert first.table is second.table
+    Base.metadata.create_all(engine)  # the users table is no outbox table
+    with pytest.raises(ValueError, match="'users' that is not an outbox table"):
+        Outbox(bus, engine, table="users", metadata=Base.metadata)

@@ -43,9 +43,25 @@ __all__ = [
 ]
 
 
+_MARK = "typed_events_outbox"
+
+
 def build_table(name: str, metadata: MetaData) -> Table:
     """The outbox table ``name`` in ``metadata``; on PostgreSQL, creating it (with
-    ``create_all`` too) also creates its NOTIFY trigger."""
+    ``create_all`` too) also creates its NOTIFY trigger.
+
+    An outbox table already in ``metadata`` (another ``Outbox`` made it) is shared.
+
+    :raises ValueError: if ``metadata`` has another table of that name.
+    """
+    existing = metadata.tables.get(name)
+    if existing is not None:
+        if existing.info.get(_MARK):
+            return existing
+        raise ValueError(
+            f"the MetaData already has a table {name!r} that is not an outbox table; "
+            "give the Outbox another table name (Outbox(..., table=...))"
+        )
     table = Table(
         name,
         metadata,
@@ -58,6 +74,7 @@ def build_table(name: str, metadata: MetaData) -> Table:
         Column("dead_reason", String(32), nullable=True),
         Column("dead_detail", Text(), nullable=True),
         comment="typed-events outbox: events committed with the data, waiting to be published",
+        info={_MARK: True},
     )
     event.listen(table, "after_create", _create_trigger)
     return table
