@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 import anyio
-from sqlalchemy import String, create_engine
+from sqlalchemy import Engine, String, create_engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -60,19 +60,25 @@ async def main(directory: Path) -> None:
     engine = create_engine(f"sqlite:///{directory / 'app.db'}")
     Base.metadata.create_all(engine)
     outbox = Outbox(bus, engine, metadata=Base.metadata, poll_interval=0.1)
-    async with bus, outbox:
-        with Session(engine) as session:
-            create_user(session, outbox, "ada@example.com")
-        with Session(engine) as session:
-            try:
-                create_user(session, outbox, "ada@example.com")  # taken: rolls back
-            except IntegrityError:
-                print("second sign-up refused: no user, and no mail")
-        await mailed.wait()  # the relay publishes within poll_interval at most
+    async with bus:
+        async with outbox:
+            sign_up_twice(engine, outbox)
+            await mailed.wait()  # the relay publishes within poll_interval at most
+        # Leaving the outbox stopped the relay after its round: the row is deleted.
         status = await outbox.status()
     print(*mails, sep="\n")
     print(f"outbox backlog: {status.backlog}")
     engine.dispose()
+
+
+def sign_up_twice(engine: Engine, outbox: Outbox) -> None:
+    with Session(engine) as session:
+        create_user(session, outbox, "ada@example.com")
+    with Session(engine) as session:
+        try:
+            create_user(session, outbox, "ada@example.com")  # taken: rolls back
+        except IntegrityError:
+            print("second sign-up refused: no user, and no mail")
 
 
 if __name__ == "__main__":
