@@ -1,4 +1,4 @@
-"""The ``create_user_handler`` of Litestar's events guide as a real app: Advanced Alchemy (SQLAlchemy) on SQLite.
+"""Litestar's ``create_user_handler`` (its events guide) as a real app: Advanced Alchemy on SQLite.
 
 Litestar's guide inserts a user, then emits ``user_created``. Here the insert commits first and
 the event is emitted after the commit, through the bus dependency: a failed insert (an
@@ -79,6 +79,7 @@ def create_app(database_url: str = "sqlite+aiosqlite:///users.sqlite") -> Litest
         connection_string=database_url,
         session_config=AsyncSessionConfig(expire_on_commit=False),
         create_all=True,
+        metadata=User.metadata,  # its own tables only, whatever else the process defined
     )
     bus = EventBus(listeners=[send_welcome_email_handler], events=[UserCreated])
     return Litestar(

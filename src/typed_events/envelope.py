@@ -15,13 +15,23 @@ else is ever executed or unpickled: :func:`decode` parses JSON and validates ``d
 with the event class the registry names, so a message from an older or hostile
 producer is either a valid event or an :class:`EnvelopeError` whose ``reason`` says
 why it cannot be delivered (a backend dead-letters it with that reason).
+
+An event stored before it is published (the SQLAlchemy outbox) already has its
+CloudEvents ``id`` and ``time``. :func:`preset_attributes` makes every :func:`encode`
+call in a block (and only there: it is a context variable) use them, so any backend
+publishes the stored event under its original id without a backend-specific argument::
+
+    with preset_attributes(row_id, time=stored_at):
+        await bus.backend.emit_async(event)
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -41,6 +51,7 @@ __all__ = [
     "Reason",
     "decode",
     "encode",
+    "preset_attributes",
     "read_attributes",
 ]
 
@@ -83,6 +94,30 @@ class Envelope:
     version: int = 1
 
 
+_preset: contextvars.ContextVar[tuple[str, datetime | None] | None] = contextvars.ContextVar(
+    "typed_events_preset_attributes", default=None
+)
+
+
+@contextlib.contextmanager
+def preset_attributes(id: str, *, time: datetime | None = None) -> Generator[None]:
+    """Make :func:`encode` use this CloudEvents ``id`` (and ``time``) inside the block.
+
+    For republishing an event that was stored with its envelope: ``encode`` calls in
+    the block that pass no ``id`` (no ``time``) of their own take these instead of a new
+    UUID (the current time). A context variable: other tasks and threads are not
+    affected, and each task of a task group may preset its own.
+
+    :param id: the CloudEvents ``id`` the stored event already has.
+    :param time: its emit time (timezone-aware).
+    """
+    token = _preset.set((id, time))
+    try:
+        yield
+    finally:
+        _preset.reset(token)
+
+
 def encode(
     event: Event,
     *,
@@ -95,12 +130,17 @@ def encode(
 
     :param event: a validated event instance.
     :param source: the CloudEvents ``source`` (a URI reference naming the producer).
-    :param id: the CloudEvents ``id``; a new random UUID when omitted.
-    :param time: the emit time; now (UTC) when omitted.
+    :param id: the CloudEvents ``id``; when omitted, the one :func:`preset_attributes`
+        set, else a new random UUID.
+    :param time: the emit time; when omitted, the preset one, else now (UTC).
     :param extensions: extension attributes (lowercase letters and digits as names).
     :raises ValueError: for an extension name CloudEvents does not allow.
     :raises pydantic_core.PydanticSerializationError: if a field cannot be made JSON.
     """
+    if id is None:
+        preset = _preset.get()
+        if preset is not None:
+            id, time = preset[0], time if time is not None else preset[1]
     attributes: dict[str, str | int] = {
         "specversion": SPECVERSION,
         "id": id if id is not None else str(uuid.uuid4()),

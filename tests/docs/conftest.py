@@ -1,5 +1,6 @@
-"""Fixtures of the docs test: a private redis-server for pages that use ``REDIS_URL``;
-the summary of the docs blocks run and skipped."""
+"""Fixtures of the docs test: a private redis-server for pages that use ``REDIS_URL``, a
+private PostgreSQL database for pages that use ``DATABASE_URL``; the summary of the docs
+blocks run and skipped."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.redis.conftest import RedisServer, require_redis_server
+from tests.sqlalchemy.conftest import postgres_server as postgres_server
+from tests.sqlalchemy.conftest import postgres_url as postgres_url
 
 from .markdown_blocks import MarkerError, Page, parse_page
 from .pages import ROOT, doc_pages

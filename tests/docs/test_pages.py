@@ -27,6 +27,7 @@ SHOWN_FILES = {
         "tests/cli/apps/myapp/orders.py",
     ),
     "docs/testing.md": ("tests/docs/examples/test_signup.py",),
+    "docs/litestar.md": ("examples/litestar_outbox.py",),
 }
 
 
@@ -61,6 +62,8 @@ def test_page_examples_run(
     )
     if any("REDIS_URL" in block.code for block in page.runnable):
         monkeypatch.setenv("REDIS_URL", request.getfixturevalue("redis_url"))
+    if any("DATABASE_URL" in block.code for block in page.runnable):
+        monkeypatch.setenv("DATABASE_URL", request.getfixturevalue("postgres_url"))
     # Examples that write files write them here, not into the checkout.
     monkeypatch.chdir(tmp_path)
     update = os.environ.get("DOCS_UPDATE_OUTPUT") == "1"

@@ -20,6 +20,7 @@ DOCUMENTED_MODULES = (
     "typed_events",
     "typed_events.testing",
     "typed_events.backends.redis",
+    "typed_events.sqlalchemy",
     "typed_events.contrib.litestar",
     "typed_events.pytest_plugin",
 )

@@ -13,7 +13,13 @@ import pytest
 from pydantic import ConfigDict
 
 from typed_events import Event, EventRegistry
-from typed_events.envelope import EnvelopeError, decode, encode, read_attributes
+from typed_events.envelope import (
+    EnvelopeError,
+    decode,
+    encode,
+    preset_attributes,
+    read_attributes,
+)
 
 
 class Paid(Event, event_id="paid"):
@@ -151,3 +157,22 @@ def test_decoding_does_not_keep_event_classes_alive() -> None:
     del Temporary
     gc.collect()
     assert ref() is None
+
+
+def test_preset_attributes_give_encode_a_stored_id_and_time_inside_the_block_only() -> None:
+    stored = datetime(2026, 5, 6, 7, 8, 9, tzinfo=UTC)
+    with preset_attributes("row-1", time=stored):
+        inside = decode(encode(PAID, source="/s"), REGISTRY)
+        explicit = decode(encode(PAID, source="/s", id="mine"), REGISTRY)  # an explicit id wins
+        with preset_attributes("row-2"):
+            nested = decode(encode(PAID, source="/s"), REGISTRY)
+        again = decode(encode(PAID, source="/s"), REGISTRY)
+    after = decode(encode(PAID, source="/s"), REGISTRY)
+    assert (inside.id, inside.time) == ("row-1", stored)
+    assert explicit.id == "mine"
+    assert explicit.time is not None
+    assert explicit.time != stored
+    assert nested.id == "row-2"
+    assert nested.time != stored  # no preset time there: now
+    assert (again.id, again.time) == ("row-1", stored)
+    assert after.id not in {"row-1", "row-2", "mine"}

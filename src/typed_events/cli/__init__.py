@@ -7,6 +7,7 @@ typed-events schema APP [--format json|asyncapi] [--output FILE]
 typed-events schema diff OLD.json NEW.json [--format text|json]
 typed-events schema lock APP -o events.lock.json
 typed-events schema check APP --lock events.lock.json [--mode MODE] [--format text|json|github]
+typed-events outbox status|relay APP   (APP names a typed_events.sqlalchemy.Outbox)
 ```
 
 ``APP`` is ``module:attribute`` naming an :class:`~typed_events.EventBus`, a sequence of
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from typed_events._routing import Routing
-from typed_events.cli import _dead_letter, _schema_gate, _stubgen
+from typed_events.cli import _dead_letter, _outbox, _schema_gate, _stubgen
 from typed_events.cli._app import AppLoadError, LoadedApp, load_app
 from typed_events.cli._output import Finding, event_views, render_check, render_list, render_table
 from typed_events.cli._warnings import mutable_field_findings, subclass_findings, unhandled_finding
@@ -136,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     _schema_gate.add_parsers(commands)
     _stubgen.add_parser(commands)
     _dead_letter.add_parser(commands)
+    _outbox.add_parser(commands)
     return parser
 
 

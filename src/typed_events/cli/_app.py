@@ -29,7 +29,7 @@ from typed_events.errors import (
 from typed_events.events import Event
 from typed_events.listeners import Listener, qualified_name
 
-__all__ = ["AppLoadError", "LoadedApp", "load_app"]
+__all__ = ["AppLoadError", "LoadedApp", "load_app", "load_object"]
 
 _EXPECTED = "an EventBus, a list of @listener functions, or a Litestar app"
 _PACKAGE_DIR = str(Path(__file__).resolve().parent)
@@ -80,6 +80,25 @@ def load_app(target: str, app_dir: str | None = None) -> LoadedApp:
     obj = _get_attribute(module, attribute, target)
     listeners, events = _wiring_of(obj, target)
     return LoadedApp(target, tuple(listeners), (*events, *_events_defined_in(module)))
+
+
+def load_object(target: str, app_dir: str | None, expected: str) -> object:
+    """Import ``target`` and return the object it names, for commands that take one object.
+
+    :param expected: what the attribute should be, for the error message.
+    :raises AppLoadError: as :func:`load_app` (a wiring error while importing included).
+    """
+    module_name, attribute = _split_target(target)
+    directory = os.path.abspath(app_dir if app_dir is not None else os.getcwd())
+    if app_dir is not None and not os.path.isdir(directory):
+        raise AppLoadError(f"--app-dir {app_dir!r} is not a directory")
+    if directory not in sys.path:
+        sys.path.insert(0, directory)
+    try:
+        module = _import(module_name, target, directory)
+    except (ListenerSignatureError, DuplicateEventError) as error:
+        raise AppLoadError(f"cannot import {module_name!r} for APP {target!r}: {error}") from None
+    return _get_attribute(module, attribute, target, expected)
 
 
 def _split_target(target: str) -> tuple[str, str]:
@@ -152,7 +171,9 @@ def _is_machinery(filename: str) -> bool:
     )
 
 
-def _get_attribute(module: ModuleType, attribute: str, target: str) -> object:
+def _get_attribute(
+    module: ModuleType, attribute: str, target: str, expected: str = _EXPECTED
+) -> object:
     obj: object = module
     for part in attribute.split("."):
         if not hasattr(obj, part):
@@ -160,7 +181,7 @@ def _get_attribute(module: ModuleType, attribute: str, target: str) -> object:
             hint = f"; it defines {', '.join(candidates)}" if candidates else ""
             raise AppLoadError(
                 f"APP {target!r}: module {module.__name__!r} has no attribute "
-                f"{attribute!r}{hint}. Expected {_EXPECTED}"
+                f"{attribute!r}{hint}. Expected {expected}"
             )
         obj = getattr(obj, part)
     return obj
