@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import inspect
 import itertools
 import logging
 from collections import deque
@@ -16,6 +17,7 @@ from typed_events._calls import (
     ResumeInContext,
     call_in_thread,
     cancelled_from_outside,
+    set_attempt,
     start_in_context,
 )
 from typed_events._outcomes import (
@@ -35,8 +37,8 @@ from typed_events.middleware import CallNext, Middleware
 __all__ = ["Dispatcher"]
 
 OutcomeCallback = Callable[[ListenerOutcome], None]
-_Invoke = Callable[[Subscription, Event, "contextvars.Context | None"], Awaitable[Any]]
-_Wrapped = Callable[[Event, Subscription, "contextvars.Context | None"], Awaitable[Any]]
+_Run = Callable[..., Any]  # Context.run of the context a call runs in
+_Wrapped = Callable[[_Run, Subscription, Event], Awaitable[Any]]
 
 
 class _Lane:
@@ -78,7 +80,7 @@ class Dispatcher:
         self._keys = itertools.count(-1, -1)  # negative: never an id() of a live object
         self._lanes: dict[Subscription, _Lane] = {}
         wrapping = [m for m in self.middleware if _overrides_on_call(m)]
-        self._wrapped_call = _compose(wrapping, self._invoke) if wrapping else None
+        self._wrapped_call = _compose(wrapping) if wrapping else None
         # Async, no retries, no timeout, no middleware: begin() starts them inline.
         inline: set[Subscription] = set()
         if not wrapping:
@@ -265,10 +267,10 @@ class Dispatcher:
         while True:
             try:
                 if options.timeout is None:
-                    result = await self._one_attempt(subscription, event, context)
+                    result = await self._one_attempt(subscription, event, context, attempt)
                 else:
                     with anyio.fail_after(options.timeout):
-                        result = await self._one_attempt(subscription, event, context)
+                        result = await self._one_attempt(subscription, event, context, attempt)
                 return ListenerOutcome(listener, result, None, attempt)
             except Exception as exc:  # isolating listener failures is the point
                 error: BaseException = exc
@@ -291,23 +293,23 @@ class Dispatcher:
             attempt += 1
 
     def _one_attempt(
-        self, subscription: Subscription, event: Event, context: contextvars.Context | None
+        self,
+        subscription: Subscription,
+        event: Event,
+        context: contextvars.Context | None,
+        attempt: int,
     ) -> Awaitable[Any]:
-        if self._wrapped_call is None:
-            return self._invoke(subscription, event, context)
-        return self._wrapped_call(event, subscription, context)
-
-    @staticmethod
-    async def _invoke(
-        subscription: Subscription, event: Event, context: contextvars.Context | None
-    ) -> Any:
-        # Each call gets its own copy of the emitter's context: listeners see the
-        # emitter's contextvars, and what one listener sets does not leak to another.
+        # Each attempt gets its own copy of the emitter's context: listeners (and the
+        # middleware around them) see the emitter's contextvars, and what one call sets
+        # does not leak to another.
         run = (context or contextvars.copy_context()).copy().run
-        if not subscription.is_async:
-            return await call_in_thread(run, subscription.call, event)
-        started = start_in_context(run, subscription.call, event)
-        return await started if type(started) is ResumeInContext else started
+        if attempt > 1:
+            run(set_attempt, attempt)
+        if self._wrapped_call is None:
+            return _call_in(run, subscription, event)
+        return self._wrapped_call(run, subscription, event)
+
+    # -- settling a call -----------------------------------------------------------------
 
     # -- settling a call -----------------------------------------------------------------
 
@@ -442,18 +444,39 @@ def _overrides_on_call(middleware: Middleware) -> bool:
     return type(middleware).on_call is not Middleware.on_call
 
 
-def _compose(middleware: list[Middleware], invoke: _Invoke) -> _Wrapped:
-    """Wrap ``invoke`` in every ``on_call``, the first middleware outermost."""
+async def _call_in(run: _Run, subscription: Subscription, event: Event) -> Any:
+    """Call the listener with every step inside ``run``'s context; sync ones in a thread."""
+    if not subscription.is_async:
+        return await call_in_thread(run, subscription.call, event)
+    started = start_in_context(run, subscription.call, event)
+    return await started if type(started) is ResumeInContext else started
 
-    def call(
-        event: Event, subscription: Subscription, context: contextvars.Context | None
-    ) -> Awaitable[Any]:
+
+async def _call_here(subscription: Subscription, event: Event) -> Any:
+    """Call the listener in the current context (the innermost step of the middleware)."""
+    if not subscription.is_async:
+        return await call_in_thread(contextvars.copy_context().run, subscription.call, event)
+    result = subscription.call(event)
+    return await result if inspect.isawaitable(result) else result
+
+
+def _compose(middleware: list[Middleware]) -> _Wrapped:
+    """Wrap the listener call in every ``on_call``, the first middleware outermost.
+
+    The whole chain runs inside the call's context (a copy of the emitter's), like the
+    listener: a hook sees the emitter's contextvars (a tenant id, the current span), and
+    what it sets around ``call_next`` (its own span) is what the listener sees.
+    """
+
+    async def call(run: _Run, subscription: Subscription, event: Event) -> Any:
         def step(index: int) -> CallNext:
             if index == len(middleware):
-                return lambda e, _listener: invoke(subscription, e, context)
+                return lambda e, _listener: _call_here(subscription, e)
             hook, following = middleware[index].on_call, step(index + 1)
             return lambda e, listener: hook(e, listener, following)
 
-        return step(0)(event, subscription.listener)
+        chain = step(0)
+        started = start_in_context(run, lambda e: chain(e, subscription.listener), event)
+        return await started if type(started) is ResumeInContext else started
 
     return call

@@ -15,6 +15,7 @@ import anyio.from_thread
 import anyio.lowlevel
 from pydantic import BaseModel
 
+from typed_events._calls import ResumeInContext, start_in_context
 from typed_events._routing import Routing
 from typed_events.backends.base import BaseEventEmitterBackend, ShutdownReport
 from typed_events.backends.memory import SimpleEventEmitter
@@ -197,8 +198,24 @@ class EventBus:
         """
         instance = self._validated(event, args, kwargs)
         self._require_running()
-        self._through_hooks(instance, self._notify)
-        await self.backend.emit_async(instance)
+        if not self._emit_hooks:
+            self._notify(instance)
+            await self.backend.emit_async(instance)
+            return
+        started: list[Any] = []
+
+        def start(instance: Event) -> None:
+            # The innermost step of on_emit: the backend's emit starts here, inside the
+            # context the middleware set up (its span), and goes on in a copy of it: the
+            # listeners and a durable backend's envelope see that context.
+            self._notify(instance)
+            run = contextvars.copy_context().run
+            started.append(start_in_context(run, self.backend.emit_async, instance))
+
+        self._through_hooks(instance, start)
+        for pending in started:
+            if type(pending) is ResumeInContext:
+                await pending
 
     @overload
     async def emit_and_wait(self, event: Event, /) -> DispatchResult: ...
@@ -218,8 +235,23 @@ class EventBus:
         """
         instance = self._validated(event, args, kwargs)
         self._require_running()
-        self._through_hooks(instance, self._notify)
-        return await self.dispatcher.dispatch(instance)
+        if not self._emit_hooks:
+            self._notify(instance)
+            return await self.dispatcher.dispatch(instance)
+        taken: list[tuple[Event, contextvars.Context]] = []
+
+        def take(instance: Event) -> None:
+            # The innermost step of on_emit: the listeners run in this context (with the
+            # middleware's span), not in the one the hooks have restored by the time
+            # dispatch starts.
+            self._notify(instance)
+            taken.append((instance, contextvars.copy_context()))
+
+        self._through_hooks(instance, take)
+        if not taken:  # a middleware did not hand the event on
+            return DispatchResult(instance)
+        instance, context = taken[0]
+        return await self.dispatcher.dispatch(instance, context)
 
     def validate(
         self, event: Event | Callable[..., Event] | str, /, *args: Any, **kwargs: Any
