@@ -6,7 +6,9 @@ An event travels as one JSON object::
      "type": "user_created", "time": "2026-01-01T12:00:00.000000Z",
      "datacontenttype": "application/json", "data": {"email": "a@example.com"}}
 
-``type`` is the event id and ``data`` the model's JSON (``model_dump_json``). Nothing
+``type`` is the event id and ``data`` the model's JSON (``model_dump_json``). Middleware
+adds extension attributes to the envelope of the emit it wraps (``traceparent``, say)
+with :func:`outgoing`; a backend encodes that emit with them. Nothing
 else is ever executed or unpickled: :func:`decode` parses JSON and validates ``data``
 with the event class the registry names, so a message from an older or hostile
 producer is either a valid event or an :class:`EnvelopeError` whose ``reason`` says
@@ -15,9 +17,11 @@ why it cannot be delivered (a backend dead-letters it with that reason).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -32,9 +36,12 @@ __all__ = [
     "SPECVERSION",
     "Envelope",
     "EnvelopeError",
+    "Outgoing",
     "Reason",
+    "current_outgoing",
     "decode",
     "encode",
+    "outgoing",
     "read_attributes",
 ]
 
@@ -69,6 +76,50 @@ class Envelope:
     time: datetime | None
     event: Event
     extensions: Mapping[str, Any] = field(default_factory=dict[str, Any])
+
+
+@dataclass
+class Outgoing:
+    """The envelope of the emit being made, as middleware sees it (see :func:`outgoing`).
+
+    :ivar extensions: extension attributes the middleware adds, before ``call_next``.
+    :ivar id: the CloudEvents id, set by a backend that encoded the emit's envelope.
+    :ivar system: that backend's messaging system (``"redis"``), set with ``id``.
+    :ivar destination: where it wrote the envelope (a stream), set with ``id``.
+    """
+
+    extensions: dict[str, str] = field(default_factory=dict[str, str])
+    id: str | None = None
+    system: str | None = None
+    destination: str | None = None
+
+
+_outgoing: contextvars.ContextVar[Outgoing | None] = contextvars.ContextVar(
+    "typed_events_outgoing", default=None
+)
+
+
+@contextlib.contextmanager
+def outgoing() -> Generator[Outgoing]:
+    """Within this block (around ``call_next`` in ``on_emit``), the emit's :class:`Outgoing`.
+
+    Nested blocks share one :class:`Outgoing`, so several middlewares can add extensions.
+    """
+    current = _outgoing.get()
+    if current is not None:
+        yield current
+        return
+    message = Outgoing()
+    token = _outgoing.set(message)
+    try:
+        yield message
+    finally:
+        _outgoing.reset(token)
+
+
+def current_outgoing() -> Outgoing | None:
+    """The :class:`Outgoing` a backend's emit fills in, or None outside :func:`outgoing`."""
+    return _outgoing.get()
 
 
 def encode(

@@ -8,6 +8,7 @@ import logging
 import os
 import secrets
 import socket
+import uuid
 from urllib.parse import urlsplit
 
 import anyio
@@ -23,7 +24,7 @@ from typed_events.backends.redis._consumer import ConsumerSettings, GroupConsume
 from typed_events.backends.redis._dead_letter import DEAD_LETTER_SUFFIX, dead_letter_key
 from typed_events.backends.redis._url import mask_url
 from typed_events.backends.redis._writer import PendingWrite, StreamWriter
-from typed_events.envelope import EnvelopeError, encode
+from typed_events.envelope import EnvelopeError, current_outgoing, encode
 from typed_events.errors import EmitterNotRunningError, RedisUnavailableError
 from typed_events.events import Event
 
@@ -154,7 +155,15 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
     def _prepare(self, event: Event) -> PendingWrite:
         if not self._writer.accepting:
             raise EmitterNotRunningError("RedisStreamsBackend is not running")
-        payload = encode(event, source=self.source)
+        stream = self.stream_key(event.event_id)
+        message = current_outgoing()  # a middleware around this emit (tracing, say)
+        if message is None:
+            payload = encode(event, source=self.source)
+        else:
+            message.id, message.system, message.destination = str(uuid.uuid4()), "redis", stream
+            payload = encode(
+                event, source=self.source, id=message.id, extensions=message.extensions
+            )
         if len(payload) > self.max_message_bytes:
             raise EnvelopeError(
                 "too large",
@@ -164,7 +173,7 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
                 "send a reference), or raise max_message_bytes on every process",
                 event_type=event.event_id,
             )
-        return PendingWrite(event, self.stream_key(event.event_id), payload)
+        return PendingWrite(event, stream, payload)
 
     # -- lifecycle ----------------------------------------------------------------------
 

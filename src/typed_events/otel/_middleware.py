@@ -1,0 +1,235 @@
+"""OpenTelemetryMiddleware: messaging spans and metrics for every emit and listener call."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import metrics, trace
+from opentelemetry.context import Context
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.util.types import AttributeValue
+
+from typed_events.envelope import Outgoing, outgoing
+from typed_events.events import Event
+from typed_events.listeners import Listener
+from typed_events.middleware import CallNext, EmitNext, Middleware, current_attempt
+from typed_events.otel._propagation import extract, inject
+
+if TYPE_CHECKING:
+    from typed_events.backends.redis import Delivery
+
+
+def _delivery_lookup() -> Callable[[], Delivery | None]:
+    try:
+        from typed_events.backends.redis import current_delivery
+    except ImportError:  # pragma: no cover - without the redis extra, no Redis delivery
+        return lambda: None
+    return current_delivery
+
+
+current_delivery = _delivery_lookup()
+
+
+__all__ = ["OpenTelemetryMiddleware"]
+
+# The messaging semantic conventions (registry: messaging.*, error.type).
+SYSTEM = "messaging.system"
+DESTINATION = "messaging.destination.name"
+OPERATION_TYPE = "messaging.operation.type"
+OPERATION_NAME = "messaging.operation.name"
+MESSAGE_ID = "messaging.message.id"
+CONSUMER_GROUP = "messaging.consumer.group.name"
+ERROR_TYPE = "error.type"
+# Ours: who handled it, and which attempt of the call this span is.
+LISTENER = "typed_events.listener"
+ATTEMPT = "typed_events.attempt"
+RETRY_EVENT = "typed_events.retry"
+RETRY_DELAY = "typed_events.retry.delay"
+
+IN_MEMORY_SYSTEM = "typed_events"
+_SCOPE = "typed_events"
+_SCHEMA_URL = "https://opentelemetry.io/schemas/1.30.0"
+# The semantic conventions' advice for messaging durations, in seconds.
+_DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)
+
+_Attributes = dict[str, AttributeValue]
+
+
+class OpenTelemetryMiddleware(Middleware):
+    """Traces and metrics per the OpenTelemetry messaging semantic conventions.
+
+    Each emit gets a ``create {event_id}`` PRODUCER span, each listener call attempt a
+    ``process {event_id}`` CONSUMER span: in memory a child of the emit's span; through
+    Redis the emit's context travels in the envelope's ``traceparent``/``tracestate``
+    (the global propagator's format) and the consumer's span continues that trace in
+    whichever process runs the listener. Metrics: ``messaging.client.sent.messages``,
+    ``messaging.client.consumed.messages`` and ``messaging.process.duration``.
+
+    ```python
+    bus = EventBus(listeners=[...], middleware=[OpenTelemetryMiddleware()])
+    ```
+
+    :param tracer_provider: where the spans go; default: the global one.
+    :param meter_provider: where the metrics go; default: the global one.
+    """
+
+    def __init__(
+        self,
+        tracer_provider: trace.TracerProvider | None = None,
+        meter_provider: metrics.MeterProvider | None = None,
+    ) -> None:
+        from typed_events import __version__
+
+        self._tracer = trace.get_tracer(_SCOPE, __version__, tracer_provider, _SCHEMA_URL)
+        meter = metrics.get_meter(_SCOPE, __version__, meter_provider, _SCHEMA_URL)
+        self._sent = meter.create_counter(
+            "messaging.client.sent.messages",
+            unit="{message}",
+            description="Number of messages producer attempted to send to the broker.",
+        )
+        self._consumed = meter.create_counter(
+            "messaging.client.consumed.messages",
+            unit="{message}",
+            description="Number of messages that were delivered to the application.",
+        )
+        self._duration = meter.create_histogram(
+            "messaging.process.duration",
+            unit="s",
+            description="Duration of processing operation.",
+            explicit_bucket_boundaries_advisory=_DURATION_BUCKETS,
+        )
+        # Built once per event id (and listener): an emit or a call copies no dict.
+        self._create: dict[str, _Attributes] = {}
+        self._process: dict[tuple[str, str], _Attributes] = {}
+
+    # -- emitting -------------------------------------------------------------------------
+
+    def on_emit(self, event: Event, call_next: EmitNext) -> None:
+        """A ``create`` span around the backend's emit; its context goes into the envelope."""
+        attributes = self._create.get(event.event_id)
+        if attributes is None:
+            attributes = self._create[event.event_id] = _create_attributes(event.event_id)
+        span = self._tracer.start_span(
+            f"create {event.event_id}", kind=SpanKind.PRODUCER, attributes=attributes
+        )
+        with (
+            trace.use_span(
+                span, end_on_exit=True, record_exception=False, set_status_on_exception=False
+            ),
+            outgoing() as message,
+        ):
+            if span.get_span_context().is_valid:  # (a no-op tracer has nothing to send)
+                inject(message.extensions)
+            try:
+                call_next(event)
+            except BaseException as exc:
+                error = _error_type(exc)
+                _failed(span, exc, error)
+                self._sent.add(1, {**_sent_attributes(attributes, message), ERROR_TYPE: error})
+                raise
+            sent = _sent_attributes(attributes, message)
+            if message.id is not None:  # a durable backend wrote it: say where, and its id
+                span.set_attributes({**sent, MESSAGE_ID: message.id})
+            self._sent.add(1, sent)
+
+    # -- calling listeners ---------------------------------------------------------------
+
+    async def on_call(self, event: Event, listener: Listener[..., Any], call_next: CallNext) -> Any:
+        """A ``process`` span around one attempt; metrics for the call and its duration."""
+        delivery = current_delivery()
+        parent: Context | None = None
+        if delivery is None:
+            key = (event.event_id, listener.name)
+            attributes = self._process.get(key)
+            if attributes is None:
+                attributes = self._process[key] = _process_attributes(
+                    IN_MEMORY_SYSTEM, event.event_id, listener.name
+                )
+        else:
+            attributes = {
+                **_process_attributes("redis", delivery.stream, listener.name),
+                CONSUMER_GROUP: delivery.group,
+                MESSAGE_ID: delivery.id,
+            }
+            parent = extract(delivery.extensions)
+        attempt = current_attempt()
+        if attempt > 1:
+            attributes = {**attributes, ATTEMPT: attempt}
+        metric_attributes = _metric_attributes(attributes)
+        if attempt == 1:  # once per delivery of the message to this listener
+            self._consumed.add(1, metric_attributes)
+        span = self._tracer.start_span(
+            f"process {event.event_id}", parent, SpanKind.CONSUMER, attributes
+        )
+        started = time.perf_counter()
+        with trace.use_span(
+            span, end_on_exit=True, record_exception=False, set_status_on_exception=False
+        ):
+            try:
+                result = await call_next(event, listener)
+            except BaseException as exc:
+                error = _error_type(exc)
+                _failed(span, exc, error)
+                if attempt <= listener.options.retries:
+                    delay = listener.options.backoff_before(attempt)
+                    span.add_event(RETRY_EVENT, {ATTEMPT: attempt + 1, RETRY_DELAY: delay})
+                self._duration.record(
+                    time.perf_counter() - started, {**metric_attributes, ERROR_TYPE: error}
+                )
+                raise
+        self._duration.record(time.perf_counter() - started, metric_attributes)
+        return result
+
+
+def _create_attributes(event_id: str) -> _Attributes:
+    return {
+        SYSTEM: IN_MEMORY_SYSTEM,
+        DESTINATION: event_id,
+        OPERATION_TYPE: "create",
+        OPERATION_NAME: "create",
+    }
+
+
+def _sent_attributes(create: _Attributes, message: Outgoing) -> _Attributes:
+    """The emit's metric attributes: the backend's system and destination, if it said."""
+    if message.system is None:
+        return _metric_attributes(create)
+    return {
+        SYSTEM: message.system,
+        DESTINATION: message.destination or create[DESTINATION],
+        OPERATION_NAME: "create",
+    }
+
+
+def _process_attributes(system: str, destination: str, listener: str) -> _Attributes:
+    return {
+        SYSTEM: system,
+        DESTINATION: destination,
+        OPERATION_TYPE: "process",
+        OPERATION_NAME: "process",
+        LISTENER: listener,
+    }
+
+
+# Metrics carry the low-cardinality attributes only: never a message id or an attempt.
+_METRIC_KEYS = (SYSTEM, DESTINATION, OPERATION_NAME, CONSUMER_GROUP)
+
+
+def _metric_attributes(attributes: Mapping[str, AttributeValue]) -> _Attributes:
+    return {k: attributes[k] for k in _METRIC_KEYS if k in attributes}
+
+
+def _error_type(exc: BaseException) -> str:
+    """The exception's class, qualified by its module unless it is a builtin."""
+    kind = type(exc)
+    if kind.__module__ == "builtins":
+        return kind.__qualname__
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
+def _failed(span: trace.Span, exc: BaseException, error: str) -> None:
+    span.set_attribute(ERROR_TYPE, error)
+    span.record_exception(exc)
+    span.set_status(Status(StatusCode.ERROR, f"{type(exc).__qualname__}: {exc}"))

@@ -1,0 +1,61 @@
+"""The real OpenTelemetry SDK, in memory: spans to an exporter, metrics to a reader."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from typed_events.otel import OpenTelemetryMiddleware
+
+
+@dataclass
+class Telemetry:
+    """An SDK set up for one test, and the middleware that reports to it."""
+
+    tracer_provider: TracerProvider
+    exporter: InMemorySpanExporter
+    reader: InMemoryMetricReader
+    middleware: OpenTelemetryMiddleware
+
+    def spans(self) -> list[ReadableSpan]:
+        """Finished spans, in the order they ended."""
+        return list(self.exporter.get_finished_spans())
+
+    def span(self, name: str) -> ReadableSpan:
+        """The one finished span called ``name``."""
+        [found] = [s for s in self.spans() if s.name == name]
+        return found
+
+    def points(self, metric: str) -> list[tuple[dict[str, Any], Any]]:
+        """(attributes, data point) of every data point of ``metric`` collected now."""
+        data = self.reader.get_metrics_data()
+        found: list[tuple[dict[str, Any], Any]] = []
+        if data is None:
+            return found
+        for resource in data.resource_metrics:
+            for scope in resource.scope_metrics:
+                for item in scope.metrics:
+                    if item.name == metric:
+                        found.extend((dict(p.attributes or {}), p) for p in item.data.data_points)
+        return found
+
+
+@pytest.fixture
+def telemetry() -> Iterator[Telemetry]:
+    exporter = InMemorySpanExporter()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    reader = InMemoryMetricReader()
+    meter_provider = MeterProvider(metric_readers=[reader])
+    middleware = OpenTelemetryMiddleware(tracer_provider, meter_provider)
+    yield Telemetry(tracer_provider, exporter, reader, middleware)
+    tracer_provider.shutdown()
+    meter_provider.shutdown()
