@@ -6,7 +6,7 @@ import pytest
 
 from typed_events import Event, EventBus, listener
 
-from .conftest import Telemetry
+from .sdk import Telemetry
 
 pytestmark = pytest.mark.anyio
 

@@ -9,7 +9,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from typed_events import Event, EventBus, QueueFullError, SimpleEventEmitter, listener
 
-from .conftest import Telemetry
+from .sdk import Telemetry
 
 pytestmark = pytest.mark.anyio
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import pytest
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -48,8 +48,9 @@ class Telemetry:
         return found
 
 
-@pytest.fixture
-def telemetry() -> Iterator[Telemetry]:
+@contextmanager
+def in_memory_sdk() -> Iterator[Telemetry]:
+    """A tracer and a meter provider of the real SDK, exporting to memory; shut down after."""
     exporter = InMemorySpanExporter()
     tracer_provider = TracerProvider()
     tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
