@@ -72,3 +72,27 @@ async def test_a_refused_emit_is_counted_with_its_error_type(telemetry: Telemetr
         a.get("error.type"): p.value for a, p in telemetry.points("messaging.client.sent.messages")
     }
     assert points == {None: 1, "typed_events.errors.QueueFullError": 1}
+
+
+async def test_the_pending_gauge_counts_events_not_yet_handled(telemetry: Telemetry) -> None:
+    import anyio
+
+    release = anyio.Event()
+
+    @listener(Clicked)
+    async def wait(event: Clicked) -> None:
+        await release.wait()
+
+    otel = telemetry.middleware
+    bus = otel.observe(EventBus([wait], middleware=[otel]))
+    assert telemetry.points("typed_events.events.pending") == []  # not running: no point
+    async with bus:
+        for n in range(3):
+            bus.emit(Clicked(n=n))
+        [(attributes, point)] = telemetry.points("typed_events.events.pending")
+        assert attributes == {"messaging.system": "typed_events"}
+        assert point.value == 3
+        release.set()
+    async with EventBus([wait], middleware=[otel]):
+        # Another bus with the same middleware, not observed: no gauge of its own.
+        assert telemetry.points("typed_events.events.pending") == []

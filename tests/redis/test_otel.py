@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 
@@ -178,3 +179,60 @@ def test_the_consumer_process_continues_the_emitter_process_trace(
     assert {s["parent_id"] for s in inner} == {s["context"]["span_id"] for s in processes}
     assert {s["kind"] for s in processes} == {"SpanKind.CONSUMER"}
     assert {s["attributes"]["messaging.system"] for s in processes} == {"redis"}
+
+
+@pytest.mark.asyncio
+async def test_gauges_report_the_sampled_group_backlog_and_the_dead_letters(
+    redis_server: RedisServer, telemetry: Telemetry
+) -> None:
+    release = anyio.Event()
+
+    @listener(Shipped)
+    async def slow(event: Shipped) -> None:
+        if event.parcel == 0:
+            raise LookupError("dead-letter this one")
+        await release.wait()
+
+    otel = telemetry.middleware
+    backend = RedisStreamsBackend(
+        redis_server.url, service="shop", max_retries=0, batch_size=1, max_concurrency=1
+    )
+    bus = otel.observe(
+        EventBus([slow], backend=backend, middleware=[otel], on_error=lambda *_: None)
+    )
+    async with bus:
+        for parcel in range(4):
+            await bus.emit_async(Shipped(parcel=parcel))
+        await eventually(lambda: bus.stats.failed == 1, "the dead letter")
+        await eventually(lambda: bus.stats.accepted == 2, "the second delivery to start")
+        backlog = await backend.sample_backlog()
+        gauges = {
+            name: {tuple(sorted(a.items())): p.value for a, p in telemetry.points(name)}
+            for name in (
+                "typed_events.consumer.lag",
+                "typed_events.consumer.pending",
+                "typed_events.dead_letter.messages",
+            )
+        }
+        release.set()
+    group = f"shop:{slow.name}"
+    attributes = (
+        ("messaging.consumer.group.name", group),
+        ("messaging.destination.name", "typed-events:shipped"),
+        ("messaging.system", "redis"),
+    )
+    [sampled] = backlog.groups
+    assert (sampled.stream, sampled.group, sampled.pending) == ("typed-events:shipped", group, 1)
+    assert gauges["typed_events.consumer.pending"] == {attributes: 1}
+    assert gauges["typed_events.dead_letter.messages"] == {
+        (
+            ("messaging.destination.name", "typed-events:dead-letter"),
+            ("messaging.system", "redis"),
+        ): 1
+    }
+    # Redis says the lag from 7.0 on (XINFO GROUPS "lag"); the gauge follows what it says.
+    if sampled.lag is None:
+        assert gauges["typed_events.consumer.lag"] == {}
+    else:
+        assert sampled.lag == 2
+        assert gauges["typed_events.consumer.lag"] == {attributes: 2}

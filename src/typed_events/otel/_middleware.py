@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+import weakref
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import metrics, trace
 from opentelemetry.context import Context
+from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
+from typed_events.backends.memory import SimpleEventEmitter
 from typed_events.envelope import Outgoing, outgoing
 from typed_events.events import Event
 from typed_events.listeners import Listener
@@ -18,18 +21,26 @@ from typed_events.middleware import CallNext, EmitNext, Middleware, current_atte
 from typed_events.otel._propagation import extract, inject
 
 if TYPE_CHECKING:
-    from typed_events.backends.redis import Delivery
+    from typed_events.backends.base import BaseEventEmitterBackend
+    from typed_events.backends.redis import Backlog, Delivery
+    from typed_events.bus import EventBus
 
 
-def _delivery_lookup() -> Callable[[], Delivery | None]:
+def _redis() -> tuple[Callable[[], Delivery | None], Callable[[object], Backlog | None]]:
+    """Where a Redis delivery and a Redis backend's backlog are read (without the redis
+    extra there are neither)."""
     try:
-        from typed_events.backends.redis import current_delivery
-    except ImportError:  # pragma: no cover - without the redis extra, no Redis delivery
-        return lambda: None
-    return current_delivery
+        from typed_events.backends.redis import RedisStreamsBackend, current_delivery
+    except ImportError:  # pragma: no cover - the test environment has redis-py
+        return (lambda: None), (lambda _backend: None)
+
+    def backlog(backend: object) -> Backlog | None:
+        return backend.backlog if isinstance(backend, RedisStreamsBackend) else None
+
+    return current_delivery, backlog
 
 
-current_delivery = _delivery_lookup()
+current_delivery, redis_backlog = _redis()
 
 
 __all__ = ["OpenTelemetryMiddleware"]
@@ -100,9 +111,79 @@ class OpenTelemetryMiddleware(Middleware):
             description="Duration of processing operation.",
             explicit_bucket_boundaries_advisory=_DURATION_BUCKETS,
         )
+        for name, unit, description, observe in (
+            (
+                "typed_events.events.pending",
+                "{event}",
+                "Events accepted, not yet handled by every listener (in memory).",
+                self._observe_pending,
+            ),
+            (
+                "typed_events.consumer.lag",
+                "{message}",
+                "Messages not yet delivered to a consumer group (Redis 7 and later).",
+                self._observe_lag,
+            ),
+            (
+                "typed_events.consumer.pending",
+                "{message}",
+                "Messages delivered to a consumer group and not acknowledged yet.",
+                self._observe_unacknowledged,
+            ),
+            (
+                "typed_events.dead_letter.messages",
+                "{message}",
+                "Messages in the dead-letter stream.",
+                self._observe_dead_letters,
+            ),
+        ):
+            meter.create_observable_gauge(name, [observe], unit, description)
+        self._buses: list[weakref.ref[EventBus]] = []
         # Built once per event id (and listener): an emit or a call copies no dict.
         self._create: dict[str, _Attributes] = {}
         self._process: dict[tuple[str, str], _Attributes] = {}
+
+    def observe(self, bus: EventBus) -> EventBus:
+        """Report ``bus``'s gauges: pending events in memory; consumer-group lag, pending
+        messages and dead letters through Redis (as last sampled by its heartbeat).
+
+        :return: the bus, so ``bus = otel.observe(EventBus(..., middleware=[otel]))``.
+        """
+        self._buses.append(weakref.ref(bus))
+        return bus
+
+    def _backends(self) -> Iterator[BaseEventEmitterBackend]:
+        for ref in self._buses:
+            bus = ref()
+            if bus is not None and bus.running:
+                yield bus.backend
+
+    def _observe_pending(self, _options: CallbackOptions) -> Iterator[Observation]:
+        for backend in self._backends():
+            if isinstance(backend, SimpleEventEmitter):
+                yield Observation(backend.pending, {SYSTEM: IN_MEMORY_SYSTEM})
+
+    def _observe_lag(self, _options: CallbackOptions) -> Iterator[Observation]:
+        for backlog in self._backlogs():
+            for group in backlog.groups:
+                if group.lag is not None:
+                    yield Observation(group.lag, _group_attributes(group.stream, group.group))
+
+    def _observe_unacknowledged(self, _options: CallbackOptions) -> Iterator[Observation]:
+        for backlog in self._backlogs():
+            for group in backlog.groups:
+                yield Observation(group.pending, _group_attributes(group.stream, group.group))
+
+    def _observe_dead_letters(self, _options: CallbackOptions) -> Iterator[Observation]:
+        for backlog in self._backlogs():
+            attributes = {SYSTEM: "redis", DESTINATION: backlog.dead_letter_stream}
+            yield Observation(backlog.dead_letters, attributes)
+
+    def _backlogs(self) -> Iterator[Backlog]:
+        for backend in self._backends():
+            backlog = redis_backlog(backend)
+            if backlog is not None:
+                yield backlog
 
     # -- emitting -------------------------------------------------------------------------
 
@@ -181,6 +262,10 @@ class OpenTelemetryMiddleware(Middleware):
                 raise
         self._duration.record(time.perf_counter() - started, metric_attributes)
         return result
+
+
+def _group_attributes(stream: str, group: str) -> _Attributes:
+    return {SYSTEM: "redis", DESTINATION: stream, CONSUMER_GROUP: group}
 
 
 def _create_attributes(event_id: str) -> _Attributes:

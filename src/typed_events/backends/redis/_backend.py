@@ -20,6 +20,7 @@ from redis.backoff import NoBackoff
 from typed_events._report import ShutdownReport, UndeliveredCall, UndeliveredReason
 from typed_events._settings import require_int, require_seconds
 from typed_events.backends.base import BaseEventEmitterBackend, Lifecycle
+from typed_events.backends.redis._backlog import Backlog, sample
 from typed_events.backends.redis._consumer import ConsumerSettings, GroupConsumer
 from typed_events.backends.redis._dead_letter import DEAD_LETTER_SUFFIX, dead_letter_key
 from typed_events.backends.redis._url import mask_url
@@ -115,6 +116,8 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
         self._client: Redis | None = None
         self._writer = StreamWriter(max_pending, maxlen)
         self._consumers: list[GroupConsumer] = []
+        self.backlog: Backlog | None = None
+        """The last sampled :class:`Backlog` of this process's groups (None before one)."""
 
     def stream_key(self, event_id: str) -> str:
         """The stream holding the events of ``event_id``."""
@@ -302,14 +305,28 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
                 consumers[key] = GroupConsumer(settings, subscription, *key)
         return list(consumers.values())
 
+    async def sample_backlog(self) -> Backlog:
+        """Ask Redis how far behind this process's consumer groups are; keep it in
+        :attr:`backlog` (the heartbeat does this every ``claim_idle / 3`` seconds).
+
+        :raises EmitterNotRunningError: outside ``async with bus``.
+        """
+        if self._client is None:
+            raise EmitterNotRunningError("RedisStreamsBackend is not running")
+        groups = [(c.stream, c.group) for c in self._consumers]
+        self.backlog = await sample(self._client, groups, self.dead_letter_stream)
+        return self.backlog
+
     async def _heartbeat(self) -> None:
         interval = max(self.claim_idle / 3, 0.01)
         while True:
             await anyio.sleep(interval)
+            # Outages and refusals alike: the consumers' own loops report them.
             for consumer in self._consumers:
-                # Outages and refusals alike: the consumer's own loop reports them.
                 with contextlib.suppress(redis.exceptions.RedisError, OSError):
                     await consumer.heartbeat()
+            with contextlib.suppress(redis.exceptions.RedisError, OSError):
+                await self.sample_backlog()
 
     async def _forget_idle_consumers(self, client: Redis) -> None:
         """Delete this process's consumers from their groups when nothing is pending."""
