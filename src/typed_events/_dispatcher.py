@@ -32,13 +32,14 @@ from typed_events._report import UndeliveredCall, UndeliveredReason
 from typed_events._reporting import Reporter
 from typed_events._routing import Routing, Subscription
 from typed_events.events import Event
+from typed_events.listeners import Listener
 from typed_events.middleware import CallNext, Middleware
 
 __all__ = ["Dispatcher"]
 
 OutcomeCallback = Callable[[ListenerOutcome], None]
 _Run = Callable[..., Any]  # Context.run of the context a call runs in
-_Wrapped = Callable[[_Run, Subscription, Event], Awaitable[Any]]
+_Call = Callable[[Event], Any]  # a listener's call, maybe wrapped in middleware
 
 
 class _Lane:
@@ -79,14 +80,17 @@ class Dispatcher:
         self._running: dict[int, tuple[Subscription, Event]] = {}
         self._keys = itertools.count(-1, -1)  # negative: never an id() of a live object
         self._lanes: dict[Subscription, _Lane] = {}
-        wrapping = [m for m in self.middleware if _overrides_on_call(m)]
-        self._wrapped_call = _compose(wrapping) if wrapping else None
-        # Async, no retries, no timeout, no middleware: begin() starts them inline.
-        inline: set[Subscription] = set()
-        if not wrapping:
-            for subscriptions in routing.routes.values():
-                inline.update(s for s in subscriptions if _plain(s))
-        self._inline = frozenset(inline)
+        self._wrapping = [m for m in self.middleware if _overrides_on_call(m)]
+        # Per subscription, its listener wrapped in every on_call (none without them).
+        self._chains: dict[Subscription, _Call] = {}
+        # Async, no retries, no timeout: begin() starts them inline (through the chain
+        # when there is on_call middleware), so a call that does not suspend costs no
+        # task and no outcome object, middleware or not.
+        self._inline: dict[Subscription, _Call] = {}
+        for subscriptions in routing.routes.values():
+            for subscription in subscriptions:
+                if _plain(subscription):
+                    self._inline[subscription] = self._call_for(subscription)
 
     @property
     def on_error(self) -> ErrorHandler | None:
@@ -156,10 +160,11 @@ class Dispatcher:
         reported. This is the in-memory hot path: a listener that does not suspend costs
         no task, no coroutine frame and no outcome object.
         """
-        if subscription not in self._inline:
+        call = self._inline.get(subscription)
+        if call is None:
             return self._deliver(subscription, event, context)
         try:
-            started = start_in_context(context.copy().run, subscription.call, event)
+            started = start_in_context(context.copy().run, call, event)
         except BaseException as exc:  # raised before any await: never a cancellation of ours
             self._ended_abnormally(None, subscription, event, exc)
             return None
@@ -305,9 +310,18 @@ class Dispatcher:
         run = (context or contextvars.copy_context()).copy().run
         if attempt > 1:
             run(set_attempt, attempt)
-        if self._wrapped_call is None:
+        if not self._wrapping:
             return _call_in(run, subscription, event)
-        return self._wrapped_call(run, subscription, event)
+        return _started(run, self._call_for(subscription), event)
+
+    def _call_for(self, subscription: Subscription) -> _Call:
+        """The listener's call, wrapped in the ``on_call`` middleware (built once)."""
+        if not self._wrapping:
+            return subscription.call
+        chain = self._chains.get(subscription)
+        if chain is None:
+            chain = self._chains[subscription] = _compose(self._wrapping, subscription)
+        return chain
 
     # -- settling a call -----------------------------------------------------------------
 
@@ -448,7 +462,11 @@ async def _call_in(run: _Run, subscription: Subscription, event: Event) -> Any:
     """Call the listener with every step inside ``run``'s context; sync ones in a thread."""
     if not subscription.is_async:
         return await call_in_thread(run, subscription.call, event)
-    started = start_in_context(run, subscription.call, event)
+    return await _started(run, subscription.call, event)
+
+
+async def _started(run: _Run, call: _Call, event: Event) -> Any:
+    started = start_in_context(run, call, event)
     return await started if type(started) is ResumeInContext else started
 
 
@@ -460,23 +478,25 @@ async def _call_here(subscription: Subscription, event: Event) -> Any:
     return await result if inspect.isawaitable(result) else result
 
 
-def _compose(middleware: list[Middleware]) -> _Wrapped:
-    """Wrap the listener call in every ``on_call``, the first middleware outermost.
+def _compose(middleware: list[Middleware], subscription: Subscription) -> _Call:
+    """The listener's call wrapped in every ``on_call``, the first middleware outermost.
 
     The whole chain runs inside the call's context (a copy of the emitter's), like the
     listener: a hook sees the emitter's contextvars (a tenant id, the current span), and
     what it sets around ``call_next`` (its own span) is what the listener sees.
     """
 
-    async def call(run: _Run, subscription: Subscription, event: Event) -> Any:
-        def step(index: int) -> CallNext:
-            if index == len(middleware):
-                return lambda e, _listener: _call_here(subscription, e)
-            hook, following = middleware[index].on_call, step(index + 1)
-            return lambda e, listener: hook(e, listener, following)
+    def innermost(event: Event, _listener: Listener[..., Any]) -> Awaitable[Any]:
+        return _call_here(subscription, event)
 
-        chain = step(0)
-        started = start_in_context(run, lambda e: chain(e, subscription.listener), event)
-        return await started if type(started) is ResumeInContext else started
+    step: CallNext = innermost
+    for item in reversed(middleware):
+        step = _wrap(item.on_call, step)
+    chain, listener = step, subscription.listener
+    return lambda event: chain(event, listener)
 
-    return call
+
+def _wrap(
+    hook: Callable[[Event, Listener[..., Any], CallNext], Awaitable[Any]], following: CallNext
+) -> CallNext:
+    return lambda event, listener: hook(event, listener, following)

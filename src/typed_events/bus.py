@@ -88,6 +88,7 @@ class EventBus:
         # Attached now, so a backend given to a second bus is refused before it is used.
         self.backend.attach(self.dispatcher)
         self._emit_hooks = [m.on_emit for m in self.middleware if _overrides_on_emit(m)]
+        self._accept_chain = self._chain(self._accept)  # emit: on_emit hooks, then accept
         # The registry is fixed once the bus is built; emit reads these on every call.
         self._build_by_class = {cls: _builder(cls) for cls in self.registry}
         self._build_by_id = {cls.event_id: build for cls, build in self._build_by_class.items()}
@@ -166,14 +167,14 @@ class EventBus:
             return
         self._require_running()
         if threading.get_ident() == self._loop_thread:
-            self._through_hooks(instance, self._accept)
+            self._accept_chain(instance)
             return
         # From another thread: hand over to the event loop and wait only for the
         # hand-over (so a full queue still raises here), with this thread's contextvars.
         context = contextvars.copy_context()
         try:
             anyio.from_thread.run_sync(
-                lambda: context.run(self._through_hooks, instance, self._accept),
+                lambda: context.run(self._accept_chain, instance),
                 token=self._token,
             )
         except anyio.RunFinishedError:
@@ -328,18 +329,14 @@ class EventBus:
 
     def _through_hooks(self, instance: Event, last: Callable[[Event], None]) -> None:
         """Run the middleware's ``on_emit`` hooks around ``last`` (first outermost)."""
-        hooks = self._emit_hooks
-        if not hooks:
-            last(instance)
-            return
+        self._chain(last)(instance)
 
-        def step(index: int) -> Callable[[Event], None]:
-            if index == len(hooks):
-                return last
-            hook, following = hooks[index], step(index + 1)
-            return lambda event: hook(event, following)
-
-        step(0)(instance)
+    def _chain(self, last: Callable[[Event], None]) -> Callable[[Event], None]:
+        """``last`` wrapped in every ``on_emit`` hook (emit's own chain is built once)."""
+        step = last
+        for hook in reversed(self._emit_hooks):
+            step = _emit_step(hook, step)
+        return step
 
     def _require_running(self) -> None:
         if self._state is not BusState.RUNNING:
@@ -420,6 +417,12 @@ def _require_middleware(item: object) -> Middleware:
         f"EventBus(middleware=[...]) takes typed_events.Middleware objects, got {item!r}; "
         "subclass Middleware and override on_emit and/or on_call"
     )
+
+
+def _emit_step(
+    hook: Callable[[Event, Callable[[Event], None]], None], following: Callable[[Event], None]
+) -> Callable[[Event], None]:
+    return lambda event: hook(event, following)
 
 
 def _overrides_on_emit(middleware: Middleware) -> bool:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import metrics, trace
 from opentelemetry.context import Context
 from opentelemetry.metrics import CallbackOptions, Observation
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import INVALID_SPAN, SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
 from typed_events.backends.memory import SimpleEventEmitter
@@ -94,7 +95,11 @@ class OpenTelemetryMiddleware(Middleware):
         from typed_events import __version__
 
         self._tracer = trace.get_tracer(_SCOPE, __version__, tracer_provider, _SCHEMA_URL)
+        # A no-op provider makes no spans: then none are started at all (metrics still
+        # are, unless the meter is a no-op too: then the hooks only hand on).
+        self._no_op = isinstance(self._tracer, trace.NoOpTracer)
         meter = metrics.get_meter(_SCOPE, __version__, meter_provider, _SCHEMA_URL)
+        self._idle = self._no_op and isinstance(meter, metrics.NoOpMeter)
         self._sent = meter.create_counter(
             "messaging.client.sent.messages",
             unit="{message}",
@@ -140,8 +145,8 @@ class OpenTelemetryMiddleware(Middleware):
             meter.create_observable_gauge(name, [observe], unit, description)
         self._buses: list[weakref.ref[EventBus]] = []
         # Built once per event id (and listener): an emit or a call copies no dict.
-        self._create: dict[str, _Attributes] = {}
-        self._process: dict[tuple[str, str], _Attributes] = {}
+        self._create: dict[str, _Known] = {}
+        self._process: dict[tuple[str, str], _Known] = {}
 
     def observe(self, bus: EventBus) -> EventBus:
         """Report ``bus``'s gauges: pending events in memory; consumer-group lag, pending
@@ -189,65 +194,77 @@ class OpenTelemetryMiddleware(Middleware):
 
     def on_emit(self, event: Event, call_next: EmitNext) -> None:
         """A ``create`` span around the backend's emit; its context goes into the envelope."""
-        attributes = self._create.get(event.event_id)
-        if attributes is None:
-            attributes = self._create[event.event_id] = _create_attributes(event.event_id)
-        span = self._tracer.start_span(
-            f"create {event.event_id}", kind=SpanKind.PRODUCER, attributes=attributes
-        )
-        with (
-            trace.use_span(
-                span, end_on_exit=True, record_exception=False, set_status_on_exception=False
-            ),
-            outgoing() as message,
-        ):
-            if span.get_span_context().is_valid:  # (a no-op tracer has nothing to send)
+        if self._idle:
+            call_next(event)
+            return
+        known = self._create.get(event.event_id)
+        if known is None:
+            known = self._create[event.event_id] = _create_attributes(event.event_id)
+        name, attributes, created = known
+        if self._no_op:
+            with outgoing() as message:
+                self._count_sent(call_next, event, created, message)
+            return
+        span = self._tracer.start_span(name, kind=SpanKind.PRODUCER, attributes=attributes)
+        traced = span.get_span_context().is_valid  # False with a no-op tracer
+        with _current(span) if traced else _UNTRACED, outgoing() as message:
+            if traced:
                 inject(message.extensions)
             try:
-                call_next(event)
+                sent = self._count_sent(call_next, event, created, message)
             except BaseException as exc:
-                error = _error_type(exc)
-                _failed(span, exc, error)
-                self._sent.add(1, {**_sent_attributes(attributes, message), ERROR_TYPE: error})
+                _failed(span, exc, _error_type(exc))
                 raise
-            sent = _sent_attributes(attributes, message)
-            if message.id is not None:  # a durable backend wrote it: say where, and its id
+            if message.id is not None and traced:  # a durable backend wrote it: where, and id
                 span.set_attributes({**sent, MESSAGE_ID: message.id})
-            self._sent.add(1, sent)
+
+    def _count_sent(
+        self, call_next: EmitNext, event: Event, created: _Attributes, message: Outgoing
+    ) -> _Attributes:
+        try:
+            call_next(event)
+        except BaseException as exc:
+            error = {ERROR_TYPE: _error_type(exc)}
+            self._sent.add(1, {**_sent_attributes(created, message), **error})
+            raise
+        sent = _sent_attributes(created, message)
+        self._sent.add(1, sent)
+        return sent
 
     # -- calling listeners ---------------------------------------------------------------
 
     async def on_call(self, event: Event, listener: Listener[..., Any], call_next: CallNext) -> Any:
         """A ``process`` span around one attempt; metrics for the call and its duration."""
+        if self._idle:
+            return await call_next(event, listener)
         delivery = current_delivery()
         parent: Context | None = None
         if delivery is None:
             key = (event.event_id, listener.name)
-            attributes = self._process.get(key)
-            if attributes is None:
-                attributes = self._process[key] = _process_attributes(
-                    IN_MEMORY_SYSTEM, event.event_id, listener.name
+            known = self._process.get(key)
+            if known is None:
+                known = self._process[key] = _process_attributes(
+                    IN_MEMORY_SYSTEM, event.event_id, event.event_id, listener.name
                 )
+            name, attributes, measured = known
         else:
-            attributes = {
-                **_process_attributes("redis", delivery.stream, listener.name),
-                CONSUMER_GROUP: delivery.group,
-                MESSAGE_ID: delivery.id,
-            }
+            name, attributes, measured = _process_attributes(
+                "redis", event.event_id, delivery.stream, listener.name, delivery.group
+            )
+            attributes[MESSAGE_ID] = delivery.id
             parent = extract(delivery.extensions)
         attempt = current_attempt()
-        if attempt > 1:
-            attributes = {**attributes, ATTEMPT: attempt}
-        metric_attributes = _metric_attributes(attributes)
         if attempt == 1:  # once per delivery of the message to this listener
-            self._consumed.add(1, metric_attributes)
-        span = self._tracer.start_span(
-            f"process {event.event_id}", parent, SpanKind.CONSUMER, attributes
+            self._consumed.add(1, measured)
+        else:
+            attributes = {**attributes, ATTEMPT: attempt}
+        span = (
+            INVALID_SPAN
+            if self._no_op
+            else self._tracer.start_span(name, parent, SpanKind.CONSUMER, attributes)
         )
         started = time.perf_counter()
-        with trace.use_span(
-            span, end_on_exit=True, record_exception=False, set_status_on_exception=False
-        ):
+        with _current(span) if span.get_span_context().is_valid else _UNTRACED:
             try:
                 result = await call_next(event, listener)
             except BaseException as exc:
@@ -257,53 +274,60 @@ class OpenTelemetryMiddleware(Middleware):
                     delay = listener.options.backoff_before(attempt)
                     span.add_event(RETRY_EVENT, {ATTEMPT: attempt + 1, RETRY_DELAY: delay})
                 self._duration.record(
-                    time.perf_counter() - started, {**metric_attributes, ERROR_TYPE: error}
+                    time.perf_counter() - started, {**measured, ERROR_TYPE: error}
                 )
                 raise
-        self._duration.record(time.perf_counter() - started, metric_attributes)
+        self._duration.record(time.perf_counter() - started, measured)
         return result
+
+
+_UNTRACED = contextlib.nullcontext()  # reusable: what a no-op tracer's span gets
+
+
+def _current(span: trace.Span) -> contextlib.AbstractContextManager[trace.Span]:
+    """``span`` as the current span; ended on exit (the hooks record errors themselves)."""
+    return trace.use_span(
+        span, end_on_exit=True, record_exception=False, set_status_on_exception=False
+    )
 
 
 def _group_attributes(stream: str, group: str) -> _Attributes:
     return {SYSTEM: "redis", DESTINATION: stream, CONSUMER_GROUP: group}
 
 
-def _create_attributes(event_id: str) -> _Attributes:
-    return {
+# Span attributes, and the low-cardinality ones metrics carry (never an id or an attempt).
+_Known = tuple[str, _Attributes, _Attributes]  # span name, span attributes, metric attributes
+
+
+def _create_attributes(event_id: str) -> _Known:
+    metric: _Attributes = {
         SYSTEM: IN_MEMORY_SYSTEM,
         DESTINATION: event_id,
-        OPERATION_TYPE: "create",
         OPERATION_NAME: "create",
     }
+    span: _Attributes = {**metric, OPERATION_TYPE: "create"}
+    return f"create {event_id}", span, metric
 
 
-def _sent_attributes(create: _Attributes, message: Outgoing) -> _Attributes:
+def _sent_attributes(created: _Attributes, message: Outgoing) -> _Attributes:
     """The emit's metric attributes: the backend's system and destination, if it said."""
     if message.system is None:
-        return _metric_attributes(create)
+        return created
     return {
         SYSTEM: message.system,
-        DESTINATION: message.destination or create[DESTINATION],
+        DESTINATION: message.destination or created[DESTINATION],
         OPERATION_NAME: "create",
     }
 
 
-def _process_attributes(system: str, destination: str, listener: str) -> _Attributes:
-    return {
-        SYSTEM: system,
-        DESTINATION: destination,
-        OPERATION_TYPE: "process",
-        OPERATION_NAME: "process",
-        LISTENER: listener,
-    }
-
-
-# Metrics carry the low-cardinality attributes only: never a message id or an attempt.
-_METRIC_KEYS = (SYSTEM, DESTINATION, OPERATION_NAME, CONSUMER_GROUP)
-
-
-def _metric_attributes(attributes: Mapping[str, AttributeValue]) -> _Attributes:
-    return {k: attributes[k] for k in _METRIC_KEYS if k in attributes}
+def _process_attributes(
+    system: str, event_id: str, destination: str, listener: str, group: str | None = None
+) -> _Known:
+    metric: _Attributes = {SYSTEM: system, DESTINATION: destination, OPERATION_NAME: "process"}
+    if group is not None:
+        metric[CONSUMER_GROUP] = group
+    span: _Attributes = {**metric, OPERATION_TYPE: "process", LISTENER: listener}
+    return f"process {event_id}", span, metric
 
 
 def _error_type(exc: BaseException) -> str:
