@@ -21,6 +21,7 @@ DOCUMENTED_MODULES = (
     "typed_events.testing",
     "typed_events.backends.redis",
     "typed_events.contrib.litestar",
+    "typed_events.otel",
     "typed_events.pytest_plugin",
 )
 
