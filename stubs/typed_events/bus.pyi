@@ -12,6 +12,7 @@ import anyio
 import anyio.from_thread
 import anyio.lowlevel
 from pydantic import BaseModel
+from typed_events._calls import ResumeInContext, start_in_context
 from typed_events._routing import Routing
 from typed_events.backends.base import BaseEventEmitterBackend, ShutdownReport
 from typed_events.backends.memory import SimpleEventEmitter
@@ -136,6 +137,9 @@ class EventBus:
     def _through_hooks(self, instance: Event, last: Callable[[Event], None]) -> None:
         ...
 
+    def _chain(self, last: Callable[[Event], None]) -> Callable[[Event], None]:
+        ...
+
     def _require_running(self) -> None:
         ...
 
@@ -152,6 +156,9 @@ def _require_error_handler(on_error: object) -> None:
     ...
 
 def _require_middleware(item: object) -> Middleware:
+    ...
+
+def _emit_step(hook: Callable[[Event, Callable[[Event], None]], None], following: Callable[[Event], None]) -> Callable[[Event], None]:
     ...
 
 def _overrides_on_emit(middleware: Middleware) -> bool:

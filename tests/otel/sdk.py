@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from opentelemetry import propagate, trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -60,3 +61,23 @@ def in_memory_sdk() -> Iterator[Telemetry]:
     yield Telemetry(tracer_provider, exporter, reader, middleware)
     tracer_provider.shutdown()
     meter_provider.shutdown()
+
+
+ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
+
+
+def request_spans(app: Any, tracer: trace.Tracer) -> ASGIApp:
+    """What an ASGI instrumentation does for a request: continue the caller's
+    ``traceparent`` (the global propagator) in a SERVER span around the request."""
+
+    async def traced(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        headers = {k.decode(): v.decode() for k, v in scope["headers"]}
+        name = f"{scope['method']} {scope['path']}"
+        parent = propagate.extract(headers)
+        with tracer.start_as_current_span(name, parent, trace.SpanKind.SERVER):
+            await app(scope, receive, send)
+
+    return traced
