@@ -98,41 +98,47 @@ class Outgoing:
     destination: str | None = None
 
 
-_outgoing: contextvars.ContextVar[Outgoing | None] = contextvars.ContextVar(
-    "typed_events_outgoing", default=None
-)
-
-
 def outgoing() -> contextlib.AbstractContextManager[Outgoing]:
     """Within this block (around ``call_next`` in ``on_emit``), the emit's :class:`Outgoing`.
 
     Nested blocks share one :class:`Outgoing`, so several middlewares can add extensions.
+    It ends with the block: a listener whose context was copied during the emit, and
+    emits in turn, starts an :class:`Outgoing` of its own.
     """
     return _OutgoingScope()
 
 
 class _OutgoingScope:
     # A class, not @contextmanager: it runs on every emit a middleware traces.
-    __slots__ = ("_token",)
-    _token: contextvars.Token[Outgoing | None] | None
+    __slots__ = ("message", "open", "token")
+    message: Outgoing
+    open: bool
+    token: contextvars.Token[_OutgoingScope | None] | None
 
     def __enter__(self) -> Outgoing:
-        current = _outgoing.get()
-        if current is not None:
-            self._token = None
-            return current
-        message = Outgoing()
-        self._token = _outgoing.set(message)
-        return message
+        current = _current.get()
+        if current is not None and current.open:
+            self.token = None
+            return current.message
+        self.message, self.open = Outgoing(), True
+        self.token = _current.set(self)
+        return self.message
 
     def __exit__(self, *_exc: object) -> None:
-        if self._token is not None:
-            _outgoing.reset(self._token)
+        if self.token is not None:
+            self.open = False  # for the copies of this context that outlive the emit
+            _current.reset(self.token)
+
+
+_current: contextvars.ContextVar[_OutgoingScope | None] = contextvars.ContextVar(
+    "typed_events_outgoing", default=None
+)
 
 
 def current_outgoing() -> Outgoing | None:
     """The :class:`Outgoing` a backend's emit fills in, or None outside :func:`outgoing`."""
-    return _outgoing.get()
+    scope = _current.get()
+    return scope.message if scope is not None and scope.open else None
 
 
 def encode(

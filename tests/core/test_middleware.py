@@ -291,3 +291,24 @@ async def test_middleware_must_be_middleware_objects() -> None:
 
 async def test_current_attempt_is_one_outside_any_retry() -> None:
     assert current_attempt() == 1
+
+
+async def test_outgoing_is_shared_by_nested_blocks_and_ends_with_the_emit() -> None:
+    from typed_events.envelope import current_outgoing, outgoing
+
+    assert current_outgoing() is None
+    with outgoing() as outer:
+        outer.extensions["traceparent"] = "00-..."
+        with outgoing() as inner:  # a second middleware around the same emit
+            assert inner is outer
+        assert current_outgoing() is outer
+        copied = contextvars.copy_context()  # what a listener's context is made from
+    assert current_outgoing() is None
+    # The listener's copy outlives the emit: a follow-up emit there starts afresh.
+    assert copied.run(current_outgoing) is None
+
+    def follow_up() -> Any:
+        with outgoing() as message:
+            return message
+
+    assert copied.run(follow_up) is not outer
