@@ -325,8 +325,6 @@ class Dispatcher:
 
     # -- settling a call -----------------------------------------------------------------
 
-    # -- settling a call -----------------------------------------------------------------
-
     async def settle(
         self,
         subscription: Subscription,
@@ -462,7 +460,8 @@ async def _call_in(run: _Run, subscription: Subscription, event: Event) -> Any:
     """Call the listener with every step inside ``run``'s context; sync ones in a thread."""
     if not subscription.is_async:
         return await call_in_thread(run, subscription.call, event)
-    return await _started(run, subscription.call, event)
+    started = start_in_context(run, subscription.call, event)
+    return await started if type(started) is ResumeInContext else started
 
 
 async def _started(run: _Run, call: _Call, event: Event) -> Any:
