@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,redis,litestar,cli,sqlalchemy]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,redis,litestar,cli,sqlalchemy,otel]'
 	touch $(STAMP)
 
 demo: $(STAMP)

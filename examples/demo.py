@@ -11,7 +11,7 @@ import anyio
 # Run from anywhere: make the repository root importable so `examples` resolves.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from examples import broken_kwargs, multiple_events, multiple_listeners, welcome_email
+from examples import broken_kwargs, multiple_events, multiple_listeners, tracing, welcome_email
 
 
 def section(title: str) -> None:
@@ -31,6 +31,8 @@ def main() -> None:
     broken_kwargs.main()
     section("5. the same events in a Litestar app (plugins=[TypedEventsPlugin(bus)])")
     run_litestar_app()
+    section("6. tracing with OpenTelemetry (span <- parent, to the console)")
+    anyio.run(tracing.main)
 
 
 def run_litestar_app() -> None:

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+
+from tests.otel.sdk import Telemetry, in_memory_sdk
 
 
 @pytest.fixture(params=["asyncio", "trio"])
 def anyio_backend(request: pytest.FixtureRequest) -> str:
     """Run every ``@pytest.mark.anyio`` test on both backends."""
     return str(request.param)
+
+
+@pytest.fixture
+def telemetry() -> Iterator[Telemetry]:
+    """The OpenTelemetry SDK in memory, and an ``OpenTelemetryMiddleware`` reporting to it."""
+    with in_memory_sdk() as sdk:
+        yield sdk
 
 
 def pytest_report_header() -> str:

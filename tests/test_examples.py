@@ -42,6 +42,11 @@ def test_demo_runs_every_example_and_shows_the_registration_error() -> None:
     assert "HTTP Request" not in completed.stdout + completed.stderr
     assert "the **kwargs mistake from Litestar's events guide" in out
     assert "seed" not in out.lower()  # the team's word for that guide's example
+    tracing = out.split("== 6. tracing", 1)[1].splitlines()[1:]
+    assert len(tracing) == 6  # short: one line per span
+    assert any(" <- -   POST /orders" in line for line in tracing)
+    assert sum("process order_placed [charge_card]" in line for line in tracing) == 2
+    assert any("error (ConnectionError)" in line for line in tracing)
 
 
 def test_the_broken_example_fails_at_bus_construction() -> None:

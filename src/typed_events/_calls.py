@@ -9,6 +9,7 @@ worker thread for sync callables.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import importlib.util
 import inspect
 import os
@@ -25,9 +26,24 @@ __all__ = [
     "ResumeInContext",
     "call_in_thread",
     "cancelled_from_outside",
+    "current_attempt",
+    "set_attempt",
     "start_in_context",
     "user_traceback",
 ]
+
+
+_attempt: contextvars.ContextVar[int] = contextvars.ContextVar("typed_events_attempt", default=1)
+
+
+def current_attempt() -> int:
+    """The attempt number of the listener call running in this context: 1, then 2, ..."""
+    return _attempt.get()
+
+
+def set_attempt(attempt: int) -> None:
+    """Set the attempt number in the current context (the pipeline does, per attempt)."""
+    _attempt.set(attempt)
 
 
 def start_in_context(run: Callable[..., Any], call: Callable[[Event], Any], event: Event) -> Any:

@@ -13,10 +13,11 @@ import anyio.abc
 
 from typed_events._calls import (
     ResumeInContext,
-    call_in_thread,
     cancelled_from_outside,
+    set_attempt,
     start_in_context,
 )
+from typed_events._chains import Call, call_in, compose, started_in
 from typed_events._lanes import OrderedLanes, OutcomeCallback
 from typed_events._outcomes import (
     CallEnd,
@@ -30,7 +31,7 @@ from typed_events._report import UndeliveredCall, UndeliveredReason
 from typed_events._reporting import Reporter
 from typed_events._routing import Routing, Subscription
 from typed_events.events import Event
-from typed_events.middleware import Middleware, overrides, wrap_calls
+from typed_events.middleware import Middleware, overrides
 
 __all__ = ["Dispatcher"]
 
@@ -64,20 +65,25 @@ class Dispatcher:
         self._running: dict[int, tuple[Subscription, Event]] = {}
         self._keys = itertools.count(-1, -1)  # negative: never an id() of a live object
         self._lanes = OrderedLanes(self._deliver)
-        wrapping = [m for m in self.middleware if overrides(m, "on_call")]
-        self._wrapped_call = wrap_calls(wrapping, self._invoke) if wrapping else None
-        self._inline: frozenset[Subscription] = frozenset()
+        self._wrapping = [m for m in self.middleware if overrides(m, "on_call")]
+        self._chains: dict[Subscription, Call] = {}
+        self._inline: dict[Subscription, Call] = {}
         self.reroute(routing)
 
     def reroute(self, routing: Routing) -> None:
         """Deliver by ``routing`` from now on (the bus calls it while stopped)."""
         self.routing = routing
-        # Async, no retries, no timeout, no middleware: begin() starts them inline.
-        inline: set[Subscription] = set()
-        if self._wrapped_call is None:
-            for subscriptions in routing.routes.values():
-                inline.update(s for s in subscriptions if _plain(s))
-        self._inline = frozenset(inline)
+        # Per subscription, its listener wrapped in every on_call (none without them).
+        self._chains.clear()
+        # Async, no retries, no timeout: begin() starts them inline (through the chain
+        # when there is on_call middleware), so a call that does not suspend costs no
+        # task and no outcome object, middleware or not.
+        self._inline = {
+            subscription: self._call_for(subscription)
+            for subscriptions in routing.routes.values()
+            for subscription in subscriptions
+            if _plain(subscription)
+        }
 
     @property
     def on_error(self) -> ErrorHandler | None:
@@ -142,10 +148,11 @@ class Dispatcher:
         reported. This is the in-memory hot path: a listener that does not suspend costs
         no task, no coroutine frame and no outcome object.
         """
-        if subscription not in self._inline:
+        call = self._inline.get(subscription)
+        if call is None:
             return self._deliver(subscription, event, context)
         try:
-            started = start_in_context(context.copy().run, subscription.call, event)
+            started = start_in_context(context.copy().run, call, event)
         except BaseException as exc:  # raised before any await: never a cancellation of ours
             self._ended_abnormally(None, subscription, event, exc)
             return None
@@ -245,10 +252,10 @@ class Dispatcher:
         while True:
             try:
                 if options.timeout is None:
-                    result = await self._one_attempt(subscription, event, context)
+                    result = await self._one_attempt(subscription, event, context, attempt)
                 else:
                     with anyio.fail_after(options.timeout):
-                        result = await self._one_attempt(subscription, event, context)
+                        result = await self._one_attempt(subscription, event, context, attempt)
                 return ListenerOutcome(listener, result, None, attempt)
             except Exception as exc:  # isolating listener failures is the point
                 error: BaseException = exc
@@ -271,23 +278,30 @@ class Dispatcher:
             attempt += 1
 
     def _one_attempt(
-        self, subscription: Subscription, event: Event, context: contextvars.Context | None
+        self,
+        subscription: Subscription,
+        event: Event,
+        context: contextvars.Context | None,
+        attempt: int,
     ) -> Awaitable[Any]:
-        if self._wrapped_call is None:
-            return self._invoke(subscription, event, context)
-        return self._wrapped_call(event, subscription, context)
-
-    @staticmethod
-    async def _invoke(
-        subscription: Subscription, event: Event, context: contextvars.Context | None
-    ) -> Any:
-        # Each call gets its own copy of the emitter's context: listeners see the
-        # emitter's contextvars, and what one listener sets does not leak to another.
+        # Each attempt gets its own copy of the emitter's context: listeners (and the
+        # middleware around them) see the emitter's contextvars, and what one call sets
+        # does not leak to another.
         run = (context or contextvars.copy_context()).copy().run
-        if not subscription.is_async:
-            return await call_in_thread(run, subscription.call, event)
-        started = start_in_context(run, subscription.call, event)
-        return await started if type(started) is ResumeInContext else started
+        if attempt > 1:
+            run(set_attempt, attempt)
+        if not self._wrapping:
+            return call_in(run, subscription, event)
+        return started_in(run, self._call_for(subscription), event)
+
+    def _call_for(self, subscription: Subscription) -> Call:
+        """The listener's call, wrapped in the ``on_call`` middleware (built once)."""
+        if not self._wrapping:
+            return subscription.call
+        chain = self._chains.get(subscription)
+        if chain is None:
+            chain = self._chains[subscription] = compose(self._wrapping, subscription)
+        return chain
 
     # -- settling a call -----------------------------------------------------------------
 

@@ -14,6 +14,7 @@ import anyio
 import anyio.from_thread
 import anyio.lowlevel
 
+from typed_events._calls import ResumeInContext, start_in_context
 from typed_events._payloads import builder, fill_positional
 from typed_events._routing import Routing
 from typed_events.backends.base import BaseEventEmitterBackend, ShutdownReport
@@ -94,6 +95,7 @@ class EventBus:
         # Attached now, so a backend given to a second bus is refused before it is used.
         self.backend.attach(self.dispatcher)
         self._emit_hooks = [m.on_emit for m in self.middleware if overrides(m, "on_emit")]
+        self._accept_chain = self._chain(self._accept)  # emit: on_emit hooks, then accept
         self._use_registry()
         self._backend_emit = self.backend.emit
         self._running = False
@@ -206,14 +208,14 @@ class EventBus:
             return
         self._require_running()
         if threading.get_ident() == self._loop_thread:
-            self._through_hooks(instance, self._accept)
+            self._accept_chain(instance)
             return
         # From another thread: hand over to the event loop and wait only for the
         # hand-over (so a full queue still raises here), with this thread's contextvars.
         context = contextvars.copy_context()
         try:
             anyio.from_thread.run_sync(
-                lambda: context.run(self._through_hooks, instance, self._accept),
+                lambda: context.run(self._accept_chain, instance),
                 token=self._token,
             )
         except anyio.RunFinishedError:
@@ -238,9 +240,24 @@ class EventBus:
         """
         instance = self._validated(event, args, kwargs)
         self._require_running()
-        if not self._unwatched:
-            self._through_hooks(instance, self._notify)
-        await self.backend.emit_async(instance)
+        if not self._emit_hooks:
+            self._notify(instance)
+            await self.backend.emit_async(instance)
+            return
+        started: list[Any] = []
+
+        def start(instance: Event) -> None:
+            # The innermost step of on_emit: the backend's emit starts here, inside the
+            # context the middleware set up (its span), and goes on in a copy of it: the
+            # listeners and a durable backend's envelope see that context.
+            self._notify(instance)
+            run = contextvars.copy_context().run
+            started.append(start_in_context(run, self.backend.emit_async, instance))
+
+        self._through_hooks(instance, start)
+        for pending in started:
+            if type(pending) is ResumeInContext:
+                await pending
 
     @overload
     async def emit_and_wait(self, event: Event, /) -> DispatchResult: ...
@@ -260,8 +277,23 @@ class EventBus:
         """
         instance = self._validated(event, args, kwargs)
         self._require_running()
-        self._through_hooks(instance, self._notify)
-        return await self.dispatcher.dispatch(instance)
+        if not self._emit_hooks:
+            self._notify(instance)
+            return await self.dispatcher.dispatch(instance)
+        taken: list[tuple[Event, contextvars.Context]] = []
+
+        def take(instance: Event) -> None:
+            # The innermost step of on_emit: the listeners run in this context (with the
+            # middleware's span), not in the one the hooks have restored by the time
+            # dispatch starts.
+            self._notify(instance)
+            taken.append((instance, contextvars.copy_context()))
+
+        self._through_hooks(instance, take)
+        if not taken:  # a middleware did not hand the event on
+            return DispatchResult(instance)
+        instance, context = taken[0]
+        return await self.dispatcher.dispatch(instance, context)
 
     def validate(
         self, event: Event | Callable[..., Event] | str, /, *args: Any, **kwargs: Any
@@ -343,18 +375,14 @@ class EventBus:
 
     def _through_hooks(self, instance: Event, last: Callable[[Event], None]) -> None:
         """Run the middleware's ``on_emit`` hooks around ``last`` (first outermost)."""
-        hooks = self._emit_hooks
-        if not hooks:
-            last(instance)
-            return
+        self._chain(last)(instance)
 
-        def step(index: int) -> Callable[[Event], None]:
-            if index == len(hooks):
-                return last
-            hook, following = hooks[index], step(index + 1)
-            return lambda event: hook(event, following)
-
-        step(0)(instance)
+    def _chain(self, last: Callable[[Event], None]) -> Callable[[Event], None]:
+        """``last`` wrapped in every ``on_emit`` hook (emit's own chain is built once)."""
+        step = last
+        for hook in reversed(self._emit_hooks):
+            step = _emit_step(hook, step)
+        return step
 
     def _require_running(self) -> None:
         if self._state is not BusState.RUNNING:
@@ -441,3 +469,9 @@ def _require_middleware(item: object) -> Middleware:
         f"EventBus(middleware=[...]) takes typed_events.Middleware objects, got {item!r}; "
         "subclass Middleware and override on_emit and/or on_call"
     )
+
+
+def _emit_step(
+    hook: Callable[[Event, Callable[[Event], None]], None], following: Callable[[Event], None]
+) -> Callable[[Event], None]:
+    return lambda event: hook(event, following)

@@ -14,22 +14,31 @@ bus = EventBus(listeners=[...], middleware=[Timing()])
 
 The first middleware in the list is the outermost. ``on_call`` wraps each *attempt*
 (retries happen outside it, so it sees every attempt and each failed attempt's
-exception passes through it); raising there fails that attempt like the listener
-raising. ``on_emit`` runs synchronously in the emitter's context when an event has been
-validated; raising there raises to the code that emitted.
+exception passes through it; :func:`current_attempt` says which one); raising there
+fails that attempt like the listener raising. It runs in the listener's context: a copy
+of the emitter's, so it reads the emitter's contextvars, and what it sets around
+``call_next`` is what the listener sees.
+
+``on_emit`` runs synchronously in the emitter's context when an event has been
+validated; raising there raises to the code that emitted, and not calling ``call_next``
+holds the event back. The innermost ``call_next`` starts the backend's emit, so what a
+hook sets around it (a span, say) is in the context the listeners get, for ``emit``,
+``emit_async`` and ``emit_and_wait`` alike; the part of ``emit_async`` that waits (for
+room, or for Redis to acknowledge) goes on after the hooks have returned.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
+from typed_events._calls import current_attempt
 from typed_events.events import Event
 
 if TYPE_CHECKING:
     from typed_events.listeners import Listener
 
-__all__ = ["CallNext", "EmitNext", "Middleware", "overrides", "wrap_calls"]
+__all__ = ["CallNext", "EmitNext", "Middleware", "current_attempt", "overrides"]
 
 EmitNext = Callable[[Event], None]
 """``call_next(event)`` in :meth:`Middleware.on_emit`: hands the event on."""
@@ -53,27 +62,3 @@ class Middleware:
 def overrides(middleware: Middleware, hook: str) -> bool:
     """True if ``middleware``'s class overrides ``hook`` (so the chain needs to call it)."""
     return getattr(type(middleware), hook) is not getattr(Middleware, hook)
-
-
-class _Target(Protocol):
-    """What a wrapped call targets: a listener's prepared subscription."""
-
-    listener: Listener[..., Any]
-
-
-def wrap_calls(
-    middleware: list[Middleware],
-    invoke: Callable[[Any, Event, Any], Awaitable[Any]],
-) -> Callable[[Event, Any, Any], Awaitable[Any]]:
-    """Wrap ``invoke(target, event, context)`` in every ``on_call``, the first outermost."""
-
-    def call(event: Event, target: _Target, context: Any) -> Awaitable[Any]:
-        def step(index: int) -> CallNext:
-            if index == len(middleware):
-                return lambda e, _listener: invoke(target, e, context)
-            hook, following = middleware[index].on_call, step(index + 1)
-            return lambda e, listener: hook(e, listener, following)
-
-        return step(0)(event, target.listener)
-
-    return call

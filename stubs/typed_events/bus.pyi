@@ -11,6 +11,7 @@ from typing import Any, ParamSpec, overload
 import anyio
 import anyio.from_thread
 import anyio.lowlevel
+from typed_events._calls import ResumeInContext, start_in_context
 from typed_events._payloads import builder, fill_positional
 from typed_events._routing import Routing
 from typed_events.backends.base import BaseEventEmitterBackend, ShutdownReport
@@ -146,6 +147,9 @@ class EventBus:
     def _through_hooks(self, instance: Event, last: Callable[[Event], None]) -> None:
         ...
 
+    def _chain(self, last: Callable[[Event], None]) -> Callable[[Event], None]:
+        ...
+
     def _require_running(self) -> None:
         ...
 
@@ -162,4 +166,7 @@ def _require_error_handler(on_error: object) -> None:
     ...
 
 def _require_middleware(item: object) -> Middleware:
+    ...
+
+def _emit_step(hook: Callable[[Event, Callable[[Event], None]], None], following: Callable[[Event], None]) -> Callable[[Event], None]:
     ...

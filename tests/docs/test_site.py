@@ -22,6 +22,7 @@ DOCUMENTED_MODULES = (
     "typed_events.backends.redis",
     "typed_events.sqlalchemy",
     "typed_events.contrib.litestar",
+    "typed_events.otel",
     "typed_events.pytest_plugin",
 )
 

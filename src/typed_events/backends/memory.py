@@ -77,6 +77,11 @@ class SimpleEventEmitter(BaseEventEmitterBackend):
         self._last_context: contextvars.Context | None = None
 
     @property
+    def pending(self) -> int:
+        """Events accepted and not yet handled by every listener (at most ``max_pending``)."""
+        return self._pending
+
+    @property
     def stats(self) -> DeliveryStats:
         """A snapshot of the counters since the emitter was last entered."""
         return self._counters.snapshot()

@@ -16,6 +16,7 @@ asyncio client does.
 """
 
 from typed_events.backends.redis._backend import RedisStreamsBackend
+from typed_events.backends.redis._backlog import Backlog, GroupBacklog
 from typed_events.backends.redis._delivery import Delivery, current_delivery
 from typed_events.errors import (
     DeadLetterReason,
@@ -27,9 +28,11 @@ from typed_events.errors import (
 )
 
 __all__ = [
+    "Backlog",
     "DeadLetterReason",
     "Delivery",
     "EnvelopeError",
+    "GroupBacklog",
     "RedisStreamsBackend",
     "RedisUnavailableError",
     "RedisWriteError",

@@ -8,6 +8,7 @@ import logging
 import os
 import secrets
 import socket
+import uuid
 from urllib.parse import urlsplit
 
 import anyio
@@ -19,12 +20,13 @@ from redis.backoff import NoBackoff
 from typed_events._report import ShutdownReport, UndeliveredCall, UndeliveredReason
 from typed_events._settings import require_int, require_seconds
 from typed_events.backends.base import BaseEventEmitterBackend, Lifecycle
+from typed_events.backends.redis._backlog import Backlog, sample
 from typed_events.backends.redis._connection import cause_of
 from typed_events.backends.redis._consumer import ConsumerSettings, GroupConsumer
 from typed_events.backends.redis._dead_letter import DEAD_LETTER_SUFFIX, dead_letter_key
 from typed_events.backends.redis._url import mask_url, url_user
 from typed_events.backends.redis._writer import PendingWrite, StreamWriter
-from typed_events.envelope import EnvelopeError, encode
+from typed_events.envelope import EnvelopeError, current_outgoing, encode
 from typed_events.errors import ConfigurationError, EmitterNotRunningError, RedisUnavailableError
 from typed_events.events import Event
 
@@ -135,6 +137,8 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
         self._client: Redis | None = None
         self._writer = StreamWriter(max_pending, maxlen, self.user)
         self._consumers: list[GroupConsumer] = []
+        self.backlog: Backlog | None = None
+        """The last sampled :class:`Backlog` of this process's groups (None before one)."""
 
     def stream_key(self, event_id: str) -> str:
         """The stream holding the events of ``event_id``."""
@@ -178,7 +182,15 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
     def _prepare(self, event: Event) -> PendingWrite:
         if not self._writer.accepting:
             raise EmitterNotRunningError("RedisStreamsBackend is not running")
-        payload = encode(event, source=self.source)
+        stream = self.stream_key(event.event_id)
+        message = current_outgoing()  # a middleware around this emit (tracing, say)
+        if message is None:
+            payload = encode(event, source=self.source)
+        else:
+            message.id, message.system, message.destination = str(uuid.uuid4()), "redis", stream
+            payload = encode(
+                event, source=self.source, id=message.id, extensions=message.extensions
+            )
         if len(payload) > self.max_message_bytes:
             raise EnvelopeError(
                 "too large",
@@ -188,7 +200,7 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
                 "send a reference), or raise max_message_bytes on every process",
                 event_type=event.event_id,
             )
-        return PendingWrite(event, self.stream_key(event.event_id), payload)
+        return PendingWrite(event, stream, payload)
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -325,14 +337,28 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
     def _count_trimmed(self, count: int) -> None:
         self.trimmed += count
 
+    async def sample_backlog(self) -> Backlog:
+        """Ask Redis how far behind this process's consumer groups are; keep it in
+        :attr:`backlog` (the heartbeat does this every ``claim_idle / 3`` seconds).
+
+        :raises EmitterNotRunningError: outside ``async with bus``.
+        """
+        if self._client is None:
+            raise EmitterNotRunningError("RedisStreamsBackend is not running")
+        groups = [(c.stream, c.group) for c in self._consumers]
+        self.backlog = await sample(self._client, groups, self.dead_letter_stream)
+        return self.backlog
+
     async def _heartbeat(self) -> None:
         interval = max(self.claim_idle / 3, 0.01)
         while True:
             await anyio.sleep(interval)
+            # Outages and refusals alike: the consumers' own loops report them.
             for consumer in self._consumers:
-                # Outages and refusals alike: the consumer's own loop reports them.
                 with contextlib.suppress(redis.exceptions.RedisError, OSError):
                     await consumer.heartbeat()
+            with contextlib.suppress(redis.exceptions.RedisError, OSError):
+                await self.sample_backlog()
 
     async def _forget_idle_consumers(self, client: Redis) -> None:
         """Delete this process's consumers from their groups when nothing is pending."""

@@ -309,6 +309,7 @@ class GroupConsumer:
             self.group,
             self.settings.consumer,
             message.attempt,
+            envelope.extensions,
         )
         context = delivery_context(delivery)
         dispatcher = self.settings.dispatcher

@@ -6,8 +6,10 @@ Users import these from :mod:`typed_events.backends.redis`.
 from __future__ import annotations
 
 import contextvars
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 __all__ = ["Delivery", "current_delivery", "delivery_context"]
 
@@ -26,6 +28,8 @@ class Delivery:
     :ivar group: the consumer group, ``{service}:{listener qualified name}``.
     :ivar consumer: this process's consumer name.
     :ivar attempt: 1 for the first delivery to the group, then 2, 3, ...
+    :ivar extensions: the envelope's CloudEvents extension attributes (``traceparent``
+        and ``tracestate`` when the emitter traced it), by name.
     """
 
     id: str
@@ -36,6 +40,7 @@ class Delivery:
     group: str
     consumer: str
     attempt: int
+    extensions: Mapping[str, Any] = field(default_factory=dict[str, Any])
 
 
 _current: contextvars.ContextVar[Delivery | None] = contextvars.ContextVar(
