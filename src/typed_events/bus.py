@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable, Iterable
 from enum import StrEnum
 from types import TracebackType
-from typing import Any, ParamSpec, overload
+from typing import Any, ParamSpec, cast, overload
 
 import anyio
 import anyio.from_thread
@@ -68,8 +68,11 @@ class EventBus:
 
     def __init__(
         self,
-        listeners: Iterable[Listener[..., Any]] = (),
-        events: Iterable[type[Event]] = (),
+        # The second member of each union is what mypy infers for a list written without
+        # an annotation: it joins listeners of different signatures to `object` and event
+        # classes to their metaclass. The bus checks every item when it is built.
+        listeners: Iterable[Listener[..., Any]] | list[object] = (),
+        events: Iterable[type[Event]] | Iterable[type] = (),
         *,
         backend: BaseEventEmitterBackend | None = None,
         on_error: ErrorHandler | None = None,
@@ -78,7 +81,9 @@ class EventBus:
     ) -> None:
         _require_error_handler(on_error)
         self.middleware = tuple(_require_middleware(m) for m in middleware)
-        self.routing = Routing.build(listeners, events)
+        self.routing = Routing.build(
+            cast("Iterable[Listener[..., Any]]", listeners), cast("Iterable[type[Event]]", events)
+        )
         self.registry = self.routing.registry
         self.backend = backend if backend is not None else SimpleEventEmitter()
         self.dispatcher = Dispatcher(

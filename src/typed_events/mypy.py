@@ -46,6 +46,7 @@ from mypy.nodes import (
     ARG_STAR,
     ARG_STAR2,
     ArgKind,
+    CallExpr,
     Expression,
     MypyFile,
     NameExpr,
@@ -78,6 +79,7 @@ from mypy.types import (
     get_proper_type,
 )
 
+from typed_events._mypy_listeners import DECORATOR_FULLNAME, check_listener_decorator
 from typed_events.errors import closest
 from typed_events.events import event_id_from_name
 
@@ -107,6 +109,7 @@ class TypedEventsPlugin(Plugin):
         # Per checked module: modules whose event classes it used (for incremental runs).
         self._used_modules: dict[str, set[str]] = {}
         self._visible_cache: dict[str, tuple[str, ...]] = {}
+        self._last_listener_argument: Expression | None = None
 
     # -- configuration and dependencies ---------------------------------------------
 
@@ -140,7 +143,24 @@ class TypedEventsPlugin(Plugin):
     def get_method_signature_hook(
         self, fullname: str
     ) -> Callable[[MethodSigContext], FunctionLike] | None:
+        if fullname == DECORATOR_FULLNAME:
+            return self._check_listener
         return self._relax_emit_signature if fullname in EMIT_METHODS else None
+
+    def _check_listener(self, ctx: MethodSigContext) -> FunctionLike:
+        # A signature hook, not a method hook: mypy tries each overload of __call__ with
+        # its errors filtered, so an error reported from a method hook would only make
+        # the matching overload fail. mypy calls this once per overload item, in a row,
+        # with the same argument node: check it once.
+        argument = ctx.args[0][0] if ctx.args and ctx.args[0] else None
+        if (
+            argument is not None
+            and argument is not self._last_listener_argument
+            and not _errors_filtered(ctx.api)
+        ):
+            self._last_listener_argument = argument
+            check_listener_decorator(ctx)
+        return ctx.default_signature
 
     def get_method_hook(self, fullname: str) -> Callable[[MethodContext], Type] | None:
         return self._check_emit if fullname in EMIT_METHODS else None
@@ -269,6 +289,20 @@ def read_events_modules(config_file: str | None) -> tuple[str, ...]:
         parser.read(path)
         names = re.split(r"[\s,]+", parser.get(CONFIG_SECTION, "events_modules", fallback=""))
     return tuple(dict.fromkeys(name.strip() for name in names if name.strip()))
+
+
+def _errors_filtered(api: CheckerPluginInterface) -> bool:
+    """Whether mypy is only trying an alternative, and would discard the errors.
+
+    (A watcher that saves what it filters, as around an assignment's value, reports it
+    later if that inference is kept.)
+    """
+    if not isinstance(api, TypeChecker):
+        return True
+    return any(
+        watcher._filter and watcher._filtered is None  # pyright: ignore[reportPrivateUsage]  # mypy has no public way to ask
+        for watcher in api.msg.errors.get_watchers()
+    )
 
 
 def _is_library(file: MypyFile) -> bool:
@@ -417,12 +451,23 @@ _POSITIONAL_KIND = {ARG_NAMED: ARG_POS, ARG_NAMED_OPT: ARG_OPT}
 
 
 def _call_arguments(ctx: MethodContext) -> tuple[list[Expression], list[ArgKind], list[str | None]]:
-    """The call's arguments, in their original kinds and names."""
+    """The call's arguments as written: kinds, names, and each star argument once."""
+    if isinstance(ctx.context, CallExpr):
+        call = ctx.context
+        return list(call.args), list(call.arg_kinds), list(call.arg_names)
+    # ctx.args maps actuals to formals, so a star argument appears once per formal it
+    # fills; keep the first of each.
+    seen: set[int] = set()
     args: list[Expression] = []
     kinds: list[ArgKind] = []
     names: list[str | None] = []
     for formal in range(len(ctx.args)):
-        args.extend(ctx.args[formal])
-        kinds.extend(ctx.arg_kinds[formal])
-        names.extend(ctx.arg_names[formal])
+        for arg, kind, name in zip(
+            ctx.args[formal], ctx.arg_kinds[formal], ctx.arg_names[formal], strict=True
+        ):
+            if id(arg) not in seen:
+                seen.add(id(arg))
+                args.append(arg)
+                kinds.append(kind)
+                names.append(name)
     return args, kinds, names
