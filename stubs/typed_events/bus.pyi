@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable, Iterable
 from enum import StrEnum
 from types import TracebackType
-from typing import Any, ParamSpec, overload
+from typing import Any, ParamSpec, cast, overload
 import anyio
 import anyio.from_thread
 import anyio.lowlevel
@@ -31,7 +31,7 @@ class BusState(StrEnum):
 
 class EventBus:
 
-    def __init__(self, listeners: Iterable[Listener[..., Any]]=(), events: Iterable[type[Event]]=(), *, backend: BaseEventEmitterBackend | None=None, on_error: ErrorHandler | None=None, on_error_timeout: float=5.0, middleware: Iterable[Middleware]=()) -> None:
+    def __init__(self, listeners: Iterable[Listener[..., Any]] | list[object]=(), events: Iterable[type[Event]] | Iterable[type]=(), *, backend: BaseEventEmitterBackend | None=None, on_error: ErrorHandler | None=None, on_error_timeout: float=5.0, middleware: Iterable[Middleware]=()) -> None:
         ...
 
     @property
