@@ -45,6 +45,7 @@ from mypy.types import (
     has_type_vars,
 )
 
+from typed_events._mypy_deps import depend_on_class
 from typed_events._rules import (
     Param,
     TypeRules,
@@ -96,6 +97,7 @@ def check_listener_decorator(ctx: MethodSigContext) -> None:
     rules = _rules(checker)
     location = f"{checker.path}:{line}"
     for info in events:
+        depend_on_class(checker, info)
         for finding in _findings(params, info, checker, rules):
             problem = SignatureProblem(name, location, _event_id(info), *finding)
             checker.fail(str(problem), argument, code=LISTENER_SIGNATURE)

@@ -79,6 +79,7 @@ from mypy.types import (
     get_proper_type,
 )
 
+from typed_events._mypy_deps import depend_on_class, depend_on_modules
 from typed_events._mypy_listeners import DECORATOR_FULLNAME, check_listener_decorator
 from typed_events.errors import closest
 from typed_events.events import event_id_from_name
@@ -202,6 +203,7 @@ class TypedEventsPlugin(Plugin):
             info = found
             positional_fields = True  # emit("id", *values) fills fields in order
         self._used_modules.setdefault(_current_module(checker), set()).add(info.module_name)
+        depend_on_class(checker, info)
         constructor = get_proper_type(type_object_type(info, checker.named_type))
         if not isinstance(constructor, CallableType):
             return ctx.default_return_type
@@ -220,6 +222,7 @@ class TypedEventsPlugin(Plugin):
         if len(candidates) == 1:
             return candidates[0]
         if candidates:
+            depend_on_modules(checker, modules)
             names = " and ".join(sorted(info.fullname for info in candidates))
             checker.fail(
                 f'Event id "{event_id}" is declared by {names}; emit the class instead '
@@ -232,6 +235,7 @@ class TypedEventsPlugin(Plugin):
             return None  # some visible event's id is computed at run time: cannot tell
         # An id added to any visible module must re-check this one.
         self._used_modules.setdefault(current, set()).update(modules)
+        depend_on_modules(checker, modules)
         known = sorted(key for key in by_id if key is not None)
         suggestion = closest(event_id, known)
         hint = f'; did you mean "{suggestion}"?' if suggestion else ""
