@@ -145,7 +145,7 @@ class ListenerDecorator(Protocol[E]):  # pyright: ignore[reportInvalidTypeVarUse
 
     # Stacked decorators: the inner one already typed (and checked) the function.
     @overload
-    def __call__(self, func: Listener[P, R], /) -> Listener[P, R]: ...
+    def __call__(self, func: Listener[P, R], /) -> Listener[P, R]: ...  # type: ignore[overload-overlap]  # deliberate: a Listener is also a callable, and this one must win
     @overload
     def __call__(self, func: ListenerEventMismatch[F], /) -> ListenerEventMismatch[F]: ...
     @overload

@@ -17,6 +17,7 @@ FILES = [
     "routes_no_import.py",
     "listener_mismatch.py",
     "corpus_valid.py",
+    "emit_more.py",
 ]
 
 CONFIGS = {

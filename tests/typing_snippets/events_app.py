@@ -3,7 +3,7 @@
 import datetime
 import enum
 import uuid
-from typing import Final, Literal
+from typing import Final, Generic, Literal, TypeVar
 
 from pydantic import BaseModel
 
@@ -62,3 +62,10 @@ class Invited(Event, event_id="invited"):
 
 class UrgentPasswordChanged(PasswordChanged):
     level: int
+
+
+T = TypeVar("T")
+
+
+class Boxed(Event, Generic[T]):
+    value: T
