@@ -46,11 +46,24 @@ CASES = {
         "\n[mypy-dynamic]\nfollow_imports = skip\n",
     ),
 }
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One mypy cache for these small projects: the standard library is analysed once.
+
+    (mypy re-checks a module whose source or options changed, so sharing is safe.)
+    """
+    return tmp_path_factory.mktemp("mypy-cache")
+
+
 WRONG_EMAIL = 'Argument "email" to "UserCreated" has incompatible type "int"; expected "str"'
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_an_id_the_plugin_cannot_see_is_not_reported(tmp_path: Path, case: str) -> None:
+def test_an_id_the_plugin_cannot_see_is_not_reported(
+    tmp_path: Path, cache: Path, case: str
+) -> None:
     source, event_id, extra = CASES[case]
     (tmp_path / "dynamic.py").write_text(source)
     (tmp_path / "known.py").write_text(KNOWN)
@@ -58,20 +71,18 @@ def test_an_id_the_plugin_cannot_see_is_not_reported(tmp_path: Path, case: str) 
         "import known\n" + ROUTES.format(module="dynamic", event_id=event_id)
     )
     config = mypy_config("pydantic.mypy", "typed_events.mypy", events_modules="known") + extra
-    found = run_mypy(
-        tmp_path, config, ["routes.py", "known.py"], cache_dir=tmp_path / ".mypy_cache"
-    )
+    found = run_mypy(tmp_path, config, ["routes.py", "known.py"], cache_dir=cache)
     # The id from the dynamic module (line 9): silent. The known one: still checked.
     assert [(d.file, d.line, d.message) for d in found] == [
         ("routes.py", 10, f"{WRONG_EMAIL}  [arg-type]")
     ]
 
 
-def test_a_class_the_plugin_can_see_still_makes_a_typo_unknown(tmp_path: Path) -> None:
+def test_a_class_the_plugin_can_see_still_makes_a_typo_unknown(tmp_path: Path, cache: Path) -> None:
     (tmp_path / "known.py").write_text(KNOWN)
     (tmp_path / "routes.py").write_text(ROUTES.format(module="known", event_id="user_creatd"))
     config = mypy_config("pydantic.mypy", "typed_events.mypy")
-    found = run_mypy(tmp_path, config, ["routes.py"], cache_dir=tmp_path / ".mypy_cache")
+    found = run_mypy(tmp_path, config, ["routes.py"], cache_dir=cache)
     assert found == [
         Diagnostic(
             "routes.py",
@@ -82,13 +93,15 @@ def test_a_class_the_plugin_can_see_still_makes_a_typo_unknown(tmp_path: Path) -
     ]
 
 
-def test_a_typo_in_events_modules_is_reported_at_each_emitting_module(tmp_path: Path) -> None:
+def test_a_typo_in_events_modules_is_reported_at_each_emitting_module(
+    tmp_path: Path, cache: Path
+) -> None:
     (tmp_path / "known.py").write_text(KNOWN)
     (tmp_path / "routes.py").write_text(ROUTES.format(module="known", event_id="user_created"))
     config = mypy_config("pydantic.mypy", "typed_events.mypy", events_modules="known, knwon")
     # With ignore_missing_imports, mypy itself says nothing of the missing module.
     config = config.replace("[mypy]\n", "[mypy]\nignore_missing_imports = True\n", 1)
-    found = run_mypy(tmp_path, config, ["routes.py"], cache_dir=tmp_path / ".mypy_cache")
+    found = run_mypy(tmp_path, config, ["routes.py"], cache_dir=cache)
     assert sorted(found, key=lambda d: (d.line, d.message)) == [
         Diagnostic("routes.py", 8, 'Unexpected keyword argument "x" for "UserCreated"  [call-arg]'),
         Diagnostic(
