@@ -51,6 +51,7 @@ from typed_events._rules import (
     TypeRules,
     event_style_findings,
     kwargs_style_findings,
+    misspelled_event_finding,
 )
 from typed_events.errors import SignatureProblem
 
@@ -58,7 +59,6 @@ __all__ = ["DECORATOR_FULLNAME", "LISTENER_SIGNATURE", "check_listener_decorator
 
 DECORATOR_FULLNAME = "typed_events.listeners.ListenerDecorator.__call__"
 EVENT_FULLNAME = "typed_events.events.Event"
-LISTENER_FULLNAME = "typed_events.listeners.Listener"
 
 LISTENER_SIGNATURE = ErrorCode(
     "listener-signature", "A listener that cannot take an event it subscribes to", "typed-events"
@@ -117,6 +117,9 @@ def _findings(
     fields = _fields(info, checker)
     if fields is None:
         return []  # the constructor cannot be read: say nothing rather than guess
+    mistake = misspelled_event_finding(params, [name for name, _ in fields], rules)
+    if mistake is not None:
+        return [mistake]
     return list(kwargs_style_findings(params, info.name, fields, rules))
 
 
@@ -154,13 +157,16 @@ def _listener_function(
         first_line = min([func.line, *(d.line for d in context.decorators)])
         return declared, _qualified(func, module), first_line, drop_self
     if isinstance(context, CallExpr):
-        signature = _callable_of(get_proper_type(argument_type))
-        if signature is None:
+        found = _callable_of(get_proper_type(argument_type))
+        if found is None:
             return None
-        name = signature.name or "<callable>"
-        if isinstance(signature.definition, FuncDef):
-            name = _qualified(signature.definition, module)
-        return signature, name, context.line, False
+        signature, partial = found
+        name, line = signature.name or "<callable>", context.line
+        definition = signature.definition
+        if isinstance(definition, FuncDef):
+            # Named and placed as the run-time check does: where the function is defined.
+            name, line = _qualified(definition, module), definition.line
+        return signature, f"partial({name})" if partial else name, line, False
     return None
 
 
@@ -170,17 +176,15 @@ def _qualified(func: FuncDef, module: str) -> str:
     return func.fullname or f"{module}.{func.name}"
 
 
-def _callable_of(typ: ProperType) -> CallableType | None:
-    """The call signature of a function, a ``functools.partial`` or a callable object."""
+def _callable_of(typ: ProperType) -> tuple[CallableType, bool] | None:
+    """The call signature of a function or a ``functools.partial`` (and whether a partial)."""
     if isinstance(typ, CallableType) and not typ.is_type_obj():
-        return typ
+        return typ, False
     if isinstance(typ, Instance):
-        if typ.type.fullname == LISTENER_FULLNAME:
-            return None  # a listener made elsewhere: its own decorator checked it
         extra = typ.extra_attrs
         if extra is not None and "__mypy_partial" in extra.attrs:
             partial = get_proper_type(extra.attrs["__mypy_partial"])
-            return partial if isinstance(partial, CallableType) else None
+            return (partial, True) if isinstance(partial, CallableType) else None
     return None
 
 
@@ -251,7 +255,37 @@ def _rules(checker: TypeChecker) -> TypeRules[Type]:
     def describe(typ: Type) -> str:
         return format_type_bare(typ, checker.options)
 
-    return TypeRules(accepts=_accepts, describe=describe)
+    return TypeRules(
+        accepts=_accepts,
+        describe=describe,
+        event_names=_event_names,
+        optional_event_names=_optional_event_names,
+    )
+
+
+def _event_names(typ: Type) -> tuple[str, ...]:
+    proper = get_proper_type(typ)
+    if not _is_event_annotation(proper):
+        return ()
+    members = proper.items if isinstance(proper, UnionType) else [proper]
+    return tuple(_name(member) for member in members)
+
+
+def _optional_event_names(typ: Type) -> tuple[str, ...]:
+    proper = get_proper_type(typ)
+    if not isinstance(proper, UnionType):
+        return ()
+    rest = [m for m in proper.items if not isinstance(get_proper_type(m), NoneType)]
+    if len(rest) == len(proper.items) or not rest:
+        return ()
+    if not all(_is_event_annotation(get_proper_type(m)) for m in rest):
+        return ()
+    return tuple(_name(member) for member in rest)
+
+
+def _name(typ: Type) -> str:
+    proper = get_proper_type(typ)
+    return proper.type.name if isinstance(proper, Instance) else str(proper)
 
 
 def _accepts(target: Type, source: Type) -> bool | None:

@@ -15,7 +15,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, NamedTuple, TypeVar
 
-__all__ = ["Finding", "Param", "TypeRules", "event_style_findings", "kwargs_style_findings"]
+__all__ = [
+    "Finding",
+    "Param",
+    "TypeRules",
+    "event_style_findings",
+    "kwargs_style_findings",
+    "misspelled_event_finding",
+]
 
 A = TypeVar("A")
 
@@ -39,10 +46,16 @@ class Param(Generic[A]):
 
 @dataclass(frozen=True)
 class TypeRules(Generic[A]):
-    """How one checker compares and spells its types."""
+    """How one checker compares and spells its types.
+
+    ``event_names(a)``: the Event classes ``a`` names (``A``, ``A | B``), empty if it names
+    anything else; ``optional_event_names(a)``: the same for ``A | None``.
+    """
 
     accepts: Callable[[A, A], bool | None]
     describe: Callable[[A], str]
+    event_names: Callable[[A], tuple[str, ...]]
+    optional_event_names: Callable[[A], tuple[str, ...]]
 
 
 class Finding(NamedTuple):
@@ -146,3 +159,38 @@ def kwargs_style_findings(
                 )
             )
     return findings
+
+
+def misspelled_event_finding(
+    params: Sequence[Param[A]], field_names: Sequence[str], rules: TypeRules[A]
+) -> Finding | None:
+    """The one problem of a would-be event-style listener that does not say so right.
+
+    Such a listener falls back to kwargs style, where its event parameter is a required
+    parameter that is not a field and every field has no parameter: a list of problems
+    that all point away from the one mistake.
+    """
+    for param in params:
+        if (
+            param.kind is KEYWORD_ONLY
+            and param.name not in field_names
+            and rules.event_names(param.annotation)
+        ):
+            return Finding(
+                None,
+                f'parameter "{param.name}" is keyword-only, but the event is passed '
+                "as the first positional argument",
+                f'remove the "*" before "{param.name}"',
+            )
+    first = next((p for p in params if p.kind not in _VARIADIC), None)
+    if first is None or first.name in field_names or first.kind is KEYWORD_ONLY:
+        return None
+    optional = rules.optional_event_names(first.annotation)
+    if not optional:
+        return None
+    return Finding(
+        None,
+        f'parameter "{first.name}" is annotated {rules.describe(first.annotation)}, but an '
+        "event is never None, so the listener is not recognized as taking the event",
+        f"annotate it `{first.name}: {' | '.join(optional)}`",
+    )

@@ -13,7 +13,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from typed_events._rules import Param, TypeRules, event_style_findings, kwargs_style_findings
+from typed_events._rules import (
+    Param,
+    TypeRules,
+    event_style_findings,
+    kwargs_style_findings,
+    misspelled_event_finding,
+)
 from typed_events._typecompat import accepts, describe, event_classes_in, optional_event_classes
 from typed_events.errors import SignatureProblem
 from typed_events.events import Event
@@ -136,7 +142,12 @@ _ProblemFactory = Callable[[str | None, str, str], SignatureProblem]
 
 
 # The run-time side of the shared rule table (the mypy plugin gives it mypy's types).
-_RUNTIME_RULES: TypeRules[Any] = TypeRules(accepts=accepts, describe=describe)
+_RUNTIME_RULES: TypeRules[Any] = TypeRules(
+    accepts=accepts,
+    describe=describe,
+    event_names=lambda a: tuple(c.__qualname__ for c in event_classes_in(a)),
+    optional_event_names=lambda a: tuple(c.__qualname__ for c in optional_event_classes(a)),
+)
 
 
 def _params(shape: CallShape) -> list[Param[Any]]:
@@ -187,30 +198,12 @@ def _misspelled_event_parameter(
             f".{method}])`, or make it a @staticmethod",
         )
     fields = event_class.model_fields
+    finding = misspelled_event_finding(_params(shape), list(fields), _RUNTIME_RULES)
+    if finding is not None:
+        return problem(*finding)
     first = _first_parameter(shape.parameters)
-    for parameter in shape.parameters:
-        if (
-            parameter.kind is inspect.Parameter.KEYWORD_ONLY
-            and parameter.name not in fields
-            and event_classes_in(parameter.annotation)
-        ):
-            return problem(
-                None,
-                f'parameter "{parameter.name}" is keyword-only, but the event is passed '
-                "as the first positional argument",
-                f'remove the "*" before "{parameter.name}"',
-            )
     if first is None or first.name in fields or first.kind is inspect.Parameter.KEYWORD_ONLY:
         return None
-    optional = optional_event_classes(first.annotation)
-    if optional:
-        wanted = " | ".join(c.__qualname__ for c in optional)
-        return problem(
-            None,
-            f'parameter "{first.name}" is annotated {describe(first.annotation)}, but an event '
-            "is never None, so the listener is not recognized as taking the event",
-            f"annotate it `{first.name}: {wanted}`",
-        )
     error = shape.unresolved.get(first.name)
     if error is None or first.default is not _EMPTY:
         return None
