@@ -109,3 +109,14 @@ EventBus(listeners=[wrong_field, wrong_type, no_kwargs, optional_event, extra_re
 async def call_directly() -> None:
     await welcome(UserCreated(email="a@example.com"))
     await wrong_event(OrderPlaced(order_id=1))  # E[mypy,pydantic,plugin]: "ListenerEventMismatch[OrderPlaced]" not callable  # E[pyright]: Object of type "ListenerEventMismatch[OrderPlaced]" is not callable
+
+
+async def undecorated(email: str) -> None: ...
+
+
+# What accepting mypy's inferred list[object] and list[ModelMetaclass] costs: these pass
+# where noted, and EventBus(...) raises TypeError for them when it is built.
+EventBus(listeners=[undecorated])  # E[mypy,pydantic,plugin]: Argument "listeners" to "EventBus" has incompatible type "list[Callable[[str], Coroutine[Any, Any, None]]]"
+not_listeners = [undecorated]
+EventBus(listeners=not_listeners)  # E[mypy,pydantic,plugin]: Argument "listeners" to "EventBus" has incompatible type "list[Callable[[str], Coroutine[Any, Any, None]]]"  # E[pyright]: Argument of type "list[(email: str) -> CoroutineType[Any, Any, None]]" cannot be assigned to parameter "listeners"
+EventBus(events=[int])
