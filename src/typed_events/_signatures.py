@@ -13,6 +13,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from typed_events._rules import (
+    Param,
+    TypeRules,
+    event_style_findings,
+    kwargs_style_findings,
+    misspelled_event_finding,
+)
 from typed_events._typecompat import accepts, describe, event_classes_in, optional_event_classes
 from typed_events.errors import SignatureProblem
 from typed_events.events import Event
@@ -21,7 +28,6 @@ from typed_events.listeners import Listener, underlying_function
 __all__ = ["CallShape", "SignatureProblem", "Style", "call_shape", "check_listener"]
 
 _EMPTY = inspect.Parameter.empty
-_POSITIONAL_ONLY = inspect.Parameter.POSITIONAL_ONLY
 _VAR_POSITIONAL = inspect.Parameter.VAR_POSITIONAL
 _VAR_KEYWORD = inspect.Parameter.VAR_KEYWORD
 
@@ -135,95 +141,39 @@ def check_listener(
 _ProblemFactory = Callable[[str | None, str, str], SignatureProblem]
 
 
+# The run-time side of the shared rule table (the mypy plugin gives it mypy's types).
+_RUNTIME_RULES: TypeRules[Any] = TypeRules(
+    accepts=accepts,
+    describe=describe,
+    event_names=lambda a: tuple(c.__qualname__ for c in event_classes_in(a)),
+    optional_event_names=lambda a: tuple(c.__qualname__ for c in optional_event_classes(a)),
+)
+
+
+def _params(shape: CallShape) -> list[Param[Any]]:
+    return [Param(p.name, p.kind, p.default is not _EMPTY, p.annotation) for p in shape.parameters]
+
+
 def _check_event_style(
     shape: CallShape, event_class: type[Event], problem: _ProblemFactory
 ) -> list[SignatureProblem]:
-    problems: list[SignatureProblem] = []
-    event_parameter = shape.event_parameter
-    assert event_parameter is not None
-    if accepts(event_parameter.annotation, event_class) is False:
-        problems.append(
-            problem(
-                None,
-                f'parameter "{event_parameter.name}" is annotated '
-                f"{describe(event_parameter.annotation)}, which does not accept "
-                f"{event_class.__qualname__}",
-                f"annotate it `{event_parameter.name}: {event_class.__qualname__}` "
-                f"(or a union that includes it), or unsubscribe from {event_class.__qualname__}",
-            )
-        )
-    for parameter in shape.parameters:
-        if parameter is event_parameter or parameter.kind in (_VAR_POSITIONAL, _VAR_KEYWORD):
-            continue
-        if parameter.default is _EMPTY:
-            problems.append(
-                problem(
-                    None,
-                    f'parameter "{parameter.name}" is required, but an event-style listener '
-                    f'is called with the event alone (as "{event_parameter.name}")',
-                    f'give "{parameter.name}" a default, or remove it',
-                )
-            )
-    return problems
+    params = _params(shape)
+    assert shape.event_parameter is not None
+    event_param = params[shape.parameters.index(shape.event_parameter)]
+    findings = event_style_findings(
+        params, event_param, event_class.__qualname__, event_class, _RUNTIME_RULES
+    )
+    return [problem(*finding) for finding in findings]
 
 
 def _check_kwargs_style(
     shape: CallShape, event_class: type[Event], problem: _ProblemFactory
 ) -> list[SignatureProblem]:
-    problems: list[SignatureProblem] = []
-    fields = event_class.model_fields
-    by_name = {p.name: p for p in shape.parameters if p.kind not in (_VAR_POSITIONAL, _VAR_KEYWORD)}
-    var_keyword = shape.var_keyword
-    for parameter in by_name.values():
-        if parameter.kind is _POSITIONAL_ONLY:
-            if parameter.default is _EMPTY:
-                problems.append(
-                    problem(
-                        parameter.name if parameter.name in fields else None,
-                        f'parameter "{parameter.name}" is positional-only and required, '
-                        "but fields are passed by keyword",
-                        f'remove the "/" after "{parameter.name}", or give it a default',
-                    )
-                )
-            continue
-        if parameter.name not in fields and parameter.default is _EMPTY:
-            problems.append(
-                problem(
-                    parameter.name,
-                    f'parameter "{parameter.name}" is required, but {event_class.__qualname__} '
-                    f"has no such field (fields: {', '.join(fields) or 'none'})",
-                    f'give "{parameter.name}" a default, remove it, or add the field to '
-                    f"{event_class.__qualname__}",
-                )
-            )
-    for name, info in fields.items():
-        receiver = by_name.get(name)
-        if receiver is not None and receiver.kind is _POSITIONAL_ONLY:
-            receiver = None  # a positional-only name cannot receive a keyword
-        if receiver is None and var_keyword is None:
-            problems.append(
-                problem(
-                    name,
-                    f"{event_class.__qualname__} sends this field, and the listener has no "
-                    f'parameter "{name}" and no **kwargs',
-                    f"add a parameter `{name}: {describe(info.annotation)}`, or `**kwargs: Any`",
-                )
-            )
-            continue
-        target = receiver if receiver is not None else var_keyword
-        assert target is not None
-        if accepts(target.annotation, info.annotation) is False:
-            shown = f"**{target.name}" if target is var_keyword else f'parameter "{name}"'
-            problems.append(
-                problem(
-                    name,
-                    f"the field is {describe(info.annotation)}, but {shown} is annotated "
-                    f"{describe(target.annotation)}, which cannot accept it",
-                    f"annotate {shown} as {describe(info.annotation)} (or wider), "
-                    "or change the field's type",
-                )
-            )
-    return problems
+    fields = [(name, info.annotation) for name, info in event_class.model_fields.items()]
+    findings = kwargs_style_findings(
+        _params(shape), event_class.__qualname__, fields, _RUNTIME_RULES
+    )
+    return [problem(*finding) for finding in findings]
 
 
 def _misspelled_event_parameter(
@@ -248,30 +198,12 @@ def _misspelled_event_parameter(
             f".{method}])`, or make it a @staticmethod",
         )
     fields = event_class.model_fields
+    finding = misspelled_event_finding(_params(shape), list(fields), _RUNTIME_RULES)
+    if finding is not None:
+        return problem(*finding)
     first = _first_parameter(shape.parameters)
-    for parameter in shape.parameters:
-        if (
-            parameter.kind is inspect.Parameter.KEYWORD_ONLY
-            and parameter.name not in fields
-            and event_classes_in(parameter.annotation)
-        ):
-            return problem(
-                None,
-                f'parameter "{parameter.name}" is keyword-only, but the event is passed '
-                "as the first positional argument",
-                f'remove the "*" before "{parameter.name}"',
-            )
     if first is None or first.name in fields or first.kind is inspect.Parameter.KEYWORD_ONLY:
         return None
-    optional = optional_event_classes(first.annotation)
-    if optional:
-        wanted = " | ".join(c.__qualname__ for c in optional)
-        return problem(
-            None,
-            f'parameter "{first.name}" is annotated {describe(first.annotation)}, but an event '
-            "is never None, so the listener is not recognized as taking the event",
-            f"annotate it `{first.name}: {wanted}`",
-        )
     error = shape.unresolved.get(first.name)
     if error is None or first.default is not _EMPTY:
         return None

@@ -3,30 +3,31 @@
 from __future__ import annotations
 
 import contextvars
-import inspect
 import threading
 from collections.abc import Callable, Iterable
 from enum import StrEnum
 from types import TracebackType
-from typing import Any, ParamSpec, overload
+from typing import Any, ParamSpec, cast, overload
 
 import anyio
 import anyio.from_thread
 import anyio.lowlevel
 
+from typed_events._arguments import (
+    builder,
+    require_error_handler,
+    require_middleware,
+    validate_any,
+)
 from typed_events._calls import ResumeInContext, start_in_context
-from typed_events._payloads import builder, fill_positional
 from typed_events._routing import Routing
 from typed_events.backends.base import BaseEventEmitterBackend, ShutdownReport
 from typed_events.backends.memory import SimpleEventEmitter
 from typed_events.dispatch import DeliveryStats, Dispatcher, DispatchResult, ErrorHandler
 from typed_events.errors import (
-    DuplicateEventError,
     EmitterNotRunningError,
-    UnknownEventError,
-    UsageError,
 )
-from typed_events.events import Event, resolve_live
+from typed_events.events import Event
 from typed_events.listeners import Listener
 from typed_events.middleware import Middleware, overrides
 
@@ -74,18 +75,21 @@ class EventBus:
 
     def __init__(
         self,
-        listeners: Iterable[Listener[..., Any]] = (),
-        events: Iterable[type[Event]] = (),
+        # The second member of each union is what mypy infers for a list written without
+        # an annotation: it joins listeners of different signatures to `object` and event
+        # classes to their metaclass. The bus checks every item when it is built.
+        listeners: Iterable[Listener[..., Any]] | list[object] = (),
+        events: Iterable[type[Event]] | Iterable[type] = (),
         *,
         backend: BaseEventEmitterBackend | None = None,
         on_error: ErrorHandler | None = None,
         on_error_timeout: float = 5.0,
         middleware: Iterable[Middleware] = (),
     ) -> None:
-        _require_error_handler(on_error)
-        self.middleware = tuple(_require_middleware(m) for m in middleware)
-        self._own_listeners = tuple(listeners)
-        self._own_events = tuple(events)
+        require_error_handler(on_error)
+        self.middleware = tuple(require_middleware(m) for m in middleware)
+        self._own_listeners = tuple(cast("Iterable[Listener[..., Any]]", listeners))
+        self._own_events = tuple(cast("Iterable[type[Event]]", events))
         self._extra_listeners: tuple[Listener[..., Any], ...] = ()
         self.routing = Routing.build(self._own_listeners, self._own_events)
         self.backend = backend if backend is not None else SimpleEventEmitter()
@@ -325,45 +329,7 @@ class EventBus:
             build = self._build_by_class.get(event)
             if build is not None:
                 return build(kwargs)
-        return self._validate_any(event, args, kwargs)
-
-    def _validate_any(
-        self,
-        event: Event | Callable[..., Event] | str,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-    ) -> Event:
-        if event is Event or type(event) is Event:
-            raise UsageError(
-                "emit() got the Event base class; emit an Event subclass (class "
-                "UserCreated(Event): ...), an instance of one, or an event id"
-            )
-        if isinstance(event, Event):
-            if args or kwargs:
-                raise UsageError(
-                    f"emit() got an {type(event).__qualname__} instance and extra arguments; "
-                    "pass either an instance or the class (or id) with its fields"
-                )
-            registered = self.registry.get(event.event_id)
-            if registered is not None and registered is not type(event):
-                raise DuplicateEventError(event.event_id, (registered, type(event)))
-            return event
-        if isinstance(event, str):
-            event_class = self.registry.get(event) or resolve_live(event)
-            if event_class is None:
-                raise UnknownEventError(event, self.registry.ids(), "in emit()")
-        elif isinstance(event, type) and issubclass(event, Event):
-            event_class = event
-            registered = self.registry.get(event_class.event_id)
-            if registered is not None and registered is not event_class:
-                raise DuplicateEventError(event_class.event_id, (registered, event_class))
-        else:
-            raise UsageError(
-                f"emit() takes an Event instance, an Event class or an event id, got {event!r}"
-            )
-        if args:
-            kwargs = fill_positional(event_class, args, kwargs)
-        return event_class(**kwargs)
+        return validate_any(self.registry, event, args, kwargs)
 
     def _notify(self, instance: Event) -> None:
         for observe in self._observers:
@@ -441,34 +407,6 @@ class EventBus:
             self._unwatched = not self._observers and not self._emit_hooks
 
         return remove
-
-
-def _require_error_handler(on_error: object) -> None:
-    if on_error is None:
-        return
-    if not callable(on_error):
-        raise UsageError(
-            f"on_error must be callable as on_error(event, listener, exception), got {on_error!r}"
-        )
-    try:
-        inspect.signature(on_error).bind(None, None, None)
-    except TypeError as error:
-        raise UsageError(
-            f"on_error={on_error!r} cannot be called as on_error(event, listener, exception) "
-            f"({error}); give it three parameters, e.g. "
-            "`def on_error(event: Event, listener: Listener[..., Any], exc: BaseException)`"
-        ) from None
-    except ValueError:
-        return  # no signature to read (a builtin): undecidable, so accepted
-
-
-def _require_middleware(item: object) -> Middleware:
-    if isinstance(item, Middleware):
-        return item
-    raise UsageError(
-        f"EventBus(middleware=[...]) takes typed_events.Middleware objects, got {item!r}; "
-        "subclass Middleware and override on_emit and/or on_call"
-    )
 
 
 def _emit_step(

@@ -144,6 +144,11 @@ class ListenerEventMismatch(Generic[F]):
 class ListenerDecorator(Protocol[E]):  # pyright: ignore[reportInvalidTypeVarUse]  # E is in Listener[Concatenate[E, P], R], invariant in its ParamSpec; mypy requires invariance here
     """The static type of ``listener(SomeEvent, ...)``: a decorator checked against the events."""
 
+    # Stacked decorators: the inner one already typed (and checked) the function.
+    @overload
+    def __call__(self, func: Listener[P, R], /) -> Listener[P, R]: ...  # type: ignore[overload-overlap]  # deliberate: a Listener is also a callable, and this one must win
+    @overload
+    def __call__(self, func: ListenerEventMismatch[F], /) -> ListenerEventMismatch[F]: ...
     @overload
     def __call__(self, func: Callable[Concatenate[E, P], R], /) -> Listener[[E], R]: ...
     @overload

@@ -32,7 +32,7 @@ from __future__ import annotations
 import configparser
 import re
 import tomllib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import cast
 
@@ -46,14 +46,10 @@ from mypy.nodes import (
     ARG_STAR,
     ARG_STAR2,
     ArgKind,
+    CallExpr,
     Expression,
     MypyFile,
-    NameExpr,
-    RefExpr,
-    StrExpr,
-    SymbolNode,
     TypeInfo,
-    Var,
 )
 from mypy.options import Options
 from mypy.plugin import (
@@ -69,33 +65,35 @@ from mypy.types import (
     AnyType,
     CallableType,
     FunctionLike,
-    Instance,
-    LiteralType,
     ProperType,
     Type,
     TypeOfAny,
-    TypeType,
     get_proper_type,
 )
 
+from typed_events._mypy_deps import depend_on_class, depend_on_modules
+from typed_events._mypy_events import (
+    LIBRARY_PATH,
+    event_class_of,
+    event_classes,
+    import_closure,
+    literal_str,
+    record_event_id,
+)
+from typed_events._mypy_listeners import DECORATOR_FULLNAME, check_listener_decorator
 from typed_events.errors import closest
-from typed_events.events import event_id_from_name
 
 __all__ = ["EVENT_ID", "TypedEventsPlugin", "plugin"]
 
-EVENT_FULLNAME = "typed_events.events.Event"
 BUS_FULLNAME = "typed_events.bus.EventBus"
-EMIT_METHODS = frozenset(
-    f"{BUS_FULLNAME}.{name}" for name in ("emit", "emit_async", "emit_and_wait")
-)
-METADATA_KEY = "typed_events"
+_EMIT_NAMES = ("emit", "emit_async", "emit_and_wait")
+EMIT_METHODS = frozenset(f"{BUS_FULLNAME}.{name}" for name in _EMIT_NAMES)
 CONFIG_SECTION = "typed-events"
 
 EVENT_ID = ErrorCode("event-id", "An emitted event id that no event class declares", "typed-events")
 
 # Priority of the extra dependency on the events modules: the same as a normal import.
 _PRIORITY_IMPORT = 10
-_LIBRARY_PATH = re.compile(r"[/\\](typeshed|site-packages|dist-packages)[/\\]")
 
 
 class TypedEventsPlugin(Plugin):
@@ -107,6 +105,9 @@ class TypedEventsPlugin(Plugin):
         # Per checked module: modules whose event classes it used (for incremental runs).
         self._used_modules: dict[str, set[str]] = {}
         self._visible_cache: dict[str, tuple[str, ...]] = {}
+        self._last_listener_argument: Expression | None = None
+        self._reported_missing: set[str] = set()  # modules told about a missing events module
+        self._bus_classes: dict[str, bool] = {}  # method fullname -> EventBus's own emit
 
     # -- configuration and dependencies ---------------------------------------------
 
@@ -133,17 +134,51 @@ class TypedEventsPlugin(Plugin):
     def get_customize_class_mro_hook(self, fullname: str) -> Callable[[ClassDefContext], None]:
         # Not get_base_class_hook: mypy asks plugins in order and pydantic's answers it
         # for every model, so ours would never run after pydantic's.
-        return _record_event_id
+        return record_event_id
 
     # -- emit ---------------------------------------------------------------------------
 
     def get_method_signature_hook(
         self, fullname: str
     ) -> Callable[[MethodSigContext], FunctionLike] | None:
-        return self._relax_emit_signature if fullname in EMIT_METHODS else None
+        if fullname == DECORATOR_FULLNAME:
+            return self._check_listener
+        return self._relax_emit_signature if self._is_emit(fullname) else None
+
+    def _check_listener(self, ctx: MethodSigContext) -> FunctionLike:
+        # A signature hook, not a method hook: mypy tries each overload of __call__ with
+        # its errors filtered, so an error reported from a method hook would only make
+        # the matching overload fail. mypy calls this once per overload item, in a row,
+        # with the same argument node: check it once.
+        argument = ctx.args[0][0] if ctx.args and ctx.args[0] else None
+        if (
+            argument is not None
+            and argument is not self._last_listener_argument
+            and not _errors_filtered(ctx.api)
+        ):
+            self._last_listener_argument = argument
+            check_listener_decorator(ctx)
+        return ctx.default_signature
 
     def get_method_hook(self, fullname: str) -> Callable[[MethodContext], Type] | None:
-        return self._check_emit if fullname in EMIT_METHODS else None
+        return self._check_emit if self._is_emit(fullname) else None
+
+    def _is_emit(self, fullname: str) -> bool:
+        """``EventBus.emit`` (or emit_async, emit_and_wait), also through a subclass."""
+        if fullname in EMIT_METHODS:
+            return True
+        owner, _, name = fullname.rpartition(".")
+        if name not in _EMIT_NAMES:
+            return False
+        known = self._bus_classes.get(fullname)
+        if known is None:
+            symbol = self.lookup_fully_qualified(owner)
+            node = symbol.node if symbol is not None else None
+            # Inherited, not overridden: an override may take other arguments.
+            method = node.get(name) if isinstance(node, TypeInfo) else None
+            known = method is not None and method.fullname == f"{BUS_FULLNAME}.{name}"
+            self._bus_classes[fullname] = known
+        return known
 
     def _relax_emit_signature(self, ctx: MethodSigContext) -> FunctionLike:
         # For the forms we check precisely, accept anything here: an overloaded method
@@ -153,7 +188,7 @@ class TypedEventsPlugin(Plugin):
         if not ctx.args or len(ctx.args[0]) != 1:
             return signature
         first = get_proper_type(ctx.api.get_expression_type(ctx.args[0][0]))
-        if _event_class_of(first) is None and _literal_str(first) is None:
+        if event_class_of(first) is None and literal_str(first) is None:
             return signature
         anything = AnyType(TypeOfAny.special_form)
         # The arguments are mypy types, as copy_modified requires.
@@ -170,10 +205,10 @@ class TypedEventsPlugin(Plugin):
         checker = ctx.api
         event_expr = ctx.args[0][0]
         first = get_proper_type(ctx.arg_types[0][0])
-        info = _event_class_of(first)
+        info = event_class_of(first)
         positional_fields = False
         if info is None:
-            event_id = _literal_str(first)
+            event_id = literal_str(first)
             if event_id is None:
                 return ctx.default_return_type
             found = self._resolve_id(checker, event_id, event_expr)
@@ -182,11 +217,16 @@ class TypedEventsPlugin(Plugin):
             info = found
             positional_fields = True  # emit("id", *values) fills fields in order
         self._used_modules.setdefault(_current_module(checker), set()).add(info.module_name)
-        constructor = get_proper_type(type_object_type(info, checker.named_type))
+        depend_on_class(checker, info)
+        # The class object as written (Box[int] is specialised), else the class's own.
+        constructor: ProperType = first
+        if positional_fields or not isinstance(first, CallableType):
+            constructor = get_proper_type(type_object_type(info, checker.named_type))
         if not isinstance(constructor, CallableType):
             return ctx.default_return_type
-        signature = _fields_signature(constructor, info, positional_fields)
         args, kinds, names = _call_arguments(ctx)
+        by_position = _positional_values(kinds) if positional_fields else 0
+        signature = _fields_signature(constructor, info, by_position)
         checker.expr_checker.check_call(signature, args, kinds, ctx.context, names)
         return ctx.default_return_type
 
@@ -194,12 +234,14 @@ class TypedEventsPlugin(Plugin):
         self, checker: TypeChecker, event_id: str, context: Expression
     ) -> TypeInfo | None:
         current = _current_module(checker)
+        self._report_missing_events_modules(checker, current, context)
         modules = self._visible_modules(checker, current)
-        by_id = _event_classes(checker, modules)
+        by_id = event_classes(checker.modules, modules, checker.options)
         candidates = by_id.get(event_id, [])
         if len(candidates) == 1:
             return candidates[0]
         if candidates:
+            depend_on_modules(checker, modules)
             names = " and ".join(sorted(info.fullname for info in candidates))
             checker.fail(
                 f'Event id "{event_id}" is declared by {names}; emit the class instead '
@@ -212,6 +254,7 @@ class TypedEventsPlugin(Plugin):
             return None  # some visible event's id is computed at run time: cannot tell
         # An id added to any visible module must re-check this one.
         self._used_modules.setdefault(current, set()).update(modules)
+        depend_on_modules(checker, modules)
         known = sorted(key for key in by_id if key is not None)
         suggestion = closest(event_id, known)
         hint = f'; did you mean "{suggestion}"?' if suggestion else ""
@@ -226,11 +269,29 @@ class TypedEventsPlugin(Plugin):
         )
         return None
 
+    def _report_missing_events_modules(
+        self, checker: TypeChecker, current: str, context: Expression
+    ) -> None:
+        """A name in ``events_modules`` that mypy has not loaded: a typo, say. Once a module."""
+        if current in self._reported_missing:
+            return
+        if not _errors_filtered(checker):  # else mypy is only trying an overload
+            self._reported_missing.add(current)
+        for name in self.events_modules:
+            if name not in checker.modules:
+                checker.fail(
+                    f'events_modules in [{CONFIG_SECTION}] lists "{name}", which mypy did not '
+                    "find (or does not follow): the ids it defines cannot be checked. Fix the "
+                    "module name in the mypy config",
+                    context,
+                    code=EVENT_ID,
+                )
+
     def _visible_modules(self, checker: TypeChecker, current: str) -> tuple[str, ...]:
         cached = self._visible_cache.get(current)
         if cached is None:
             roots = [current, *self.events_modules]
-            cached = self._visible_cache[current] = _import_closure(checker.modules, roots)
+            cached = self._visible_cache[current] = import_closure(checker.modules, roots)
         return cached
 
 
@@ -271,123 +332,27 @@ def read_events_modules(config_file: str | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(name.strip() for name in names if name.strip()))
 
 
+def _errors_filtered(api: CheckerPluginInterface) -> bool:
+    """Whether mypy is only trying an alternative, and would discard the errors.
+
+    (A watcher that saves what it filters, as around an assignment's value, reports it
+    later if that inference is kept.)
+    """
+    if not isinstance(api, TypeChecker):
+        return True
+    return any(
+        watcher._filter and watcher._filtered is None  # pyright: ignore[reportPrivateUsage]  # mypy has no public way to ask
+        for watcher in api.msg.errors.get_watchers()
+    )
+
+
 def _is_library(file: MypyFile) -> bool:
     # Standard library and installed packages never emit the project's events; giving
     # them a dependency on project modules would drag those into their import cycles.
     name = file.fullname
     if name == "typed_events" or name.startswith("typed_events."):
         return True
-    return bool(file.path and _LIBRARY_PATH.search(file.path))
-
-
-# -- event classes ----------------------------------------------------------------------
-
-
-def _record_event_id(ctx: ClassDefContext) -> None:
-    """Store an Event subclass's id in its TypeInfo metadata (kept in mypy's cache)."""
-    info = ctx.cls.info
-    if not any(base.fullname == EVENT_FULLNAME for base in info.mro[1:]):
-        return
-    keyword = ctx.cls.keywords.get("event_id")
-    event_id = event_id_from_name(info.name) if keyword is None else _constant_str(keyword, ctx)
-    info.metadata[METADATA_KEY] = {"event_id": event_id}
-
-
-def _constant_str(expr: Expression, ctx: ClassDefContext) -> str | None:
-    """The value of a string literal or a ``Final`` string constant; None otherwise."""
-    if isinstance(expr, StrExpr):
-        return expr.value
-    node: SymbolNode | None = None
-    if isinstance(expr, RefExpr) and expr.node is not None:
-        node = expr.node
-    elif isinstance(expr, NameExpr):
-        symbol = ctx.api.lookup_qualified(expr.name, expr, suppress_errors=True)
-        node = symbol.node if symbol is not None else None
-    if isinstance(node, Var) and isinstance(node.final_value, str):
-        return node.final_value
-    return None
-
-
-def _event_class_of(typ: ProperType) -> TypeInfo | None:
-    """The Event subclass a class object (or ``type[X]``) refers to."""
-    if isinstance(typ, FunctionLike) and typ.is_type_obj():
-        info = typ.type_object()
-    elif isinstance(typ, TypeType) and isinstance(typ.item, Instance):
-        info = typ.item.type
-    else:
-        return None
-    return info if METADATA_KEY in info.metadata else None
-
-
-def _literal_str(typ: ProperType) -> str | None:
-    """The value of a ``Literal[...]`` str type, including a ``Final`` constant's."""
-    if isinstance(typ, Instance) and typ.last_known_value is not None:
-        typ = typ.last_known_value
-    if (
-        isinstance(typ, LiteralType)
-        and isinstance(typ.value, str)
-        and typ.fallback.type.fullname == "builtins.str"
-    ):
-        return typ.value
-    return None
-
-
-def _event_classes(
-    checker: TypeChecker, module_names: Iterable[str]
-) -> dict[str | None, list[TypeInfo]]:
-    """Event classes defined in the given modules, by id (None: id unknown statically)."""
-    found: dict[str, TypeInfo] = {}
-    for name in module_names:
-        module = checker.modules.get(name)
-        if module is None:
-            continue
-        for symbol in module.names.values():
-            node = symbol.node
-            if isinstance(node, TypeInfo) and METADATA_KEY in node.metadata:
-                found.setdefault(node.fullname, node)
-    by_id: dict[str | None, list[TypeInfo]] = {}
-    for info in found.values():
-        event_id = info.metadata[METADATA_KEY].get("event_id")
-        by_id.setdefault(event_id if isinstance(event_id, str) else None, []).append(info)
-    return by_id
-
-
-def _import_closure(modules: dict[str, MypyFile], roots: Iterable[str]) -> tuple[str, ...]:
-    """The modules reachable from ``roots`` through their module-level names.
-
-    Every name a module imports points at its defining module, so this follows the
-    import graph as far as it can matter: what a module can see, it imports.
-    """
-    seen: set[str] = set()
-    stack = [root for root in roots if root in modules]
-    while stack:
-        name = stack.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        module = modules[name]
-        if _LIBRARY_PATH.search(module.path or "") and "typeshed" in module.path:
-            continue  # the standard library defines no events
-        for symbol in module.names.values():
-            target = _defining_module(symbol.node, modules)
-            if target is not None and target not in seen:
-                stack.append(target)
-    return tuple(sorted(seen))
-
-
-def _defining_module(node: SymbolNode | None, modules: dict[str, MypyFile]) -> str | None:
-    if node is None:
-        return None
-    if isinstance(node, MypyFile):
-        return node.fullname
-    if isinstance(node, TypeInfo):
-        return node.module_name
-    prefix = node.fullname
-    while "." in prefix:
-        prefix = prefix.rpartition(".")[0]
-        if prefix in modules:
-            return prefix
-    return None
+    return bool(file.path and LIBRARY_PATH.search(file.path))
 
 
 def _current_module(checker: CheckerPluginInterface) -> str:
@@ -398,11 +363,30 @@ def _current_module(checker: CheckerPluginInterface) -> str:
 # -- signatures -------------------------------------------------------------------------
 
 
-def _fields_signature(constructor: CallableType, info: TypeInfo, positional: bool) -> CallableType:
-    """The constructor's parameters, named after the event, for checking emit's payload."""
+def _positional_values(kinds: list[ArgKind]) -> int | None:
+    """How many field values a call passes by position (after the id); None: unknown (*xs)."""
+    if ARG_STAR in kinds:
+        return None
+    return sum(1 for kind in kinds[1:] if kind == ARG_POS)
+
+
+def _fields_signature(
+    constructor: CallableType, info: TypeInfo, by_position: int | None
+) -> CallableType:
+    """The constructor's parameters, named after the event, for checking emit's payload.
+
+    ``by_position``: as at run time, the first that many fields are filled by position
+    and the rest by keyword. None (a ``*values`` argument of unknown length): every
+    field may come by position, and none is reported missing.
+    """
     kinds: list[ArgKind] = list(constructor.arg_kinds)
-    if positional:
-        kinds = [_POSITIONAL_KIND.get(kind, kind) for kind in kinds]
+    if by_position is None:
+        kinds = [ARG_OPT if kind in (ARG_POS, ARG_NAMED, ARG_NAMED_OPT) else kind for kind in kinds]
+    elif by_position:
+        kinds = [
+            _POSITIONAL_KIND.get(kind, kind) if index < by_position else kind
+            for index, kind in enumerate(kinds)
+        ]
     # The event itself stays the first parameter, so that mypy's messages count and
     # name the arguments as the user wrote them ('Argument "email" to "UserCreated"').
     return constructor.copy_modified(  # pyright: ignore[reportUnknownMemberType]  # mypy types its parameters with Bogus[...], which pyright cannot resolve
@@ -417,12 +401,23 @@ _POSITIONAL_KIND = {ARG_NAMED: ARG_POS, ARG_NAMED_OPT: ARG_OPT}
 
 
 def _call_arguments(ctx: MethodContext) -> tuple[list[Expression], list[ArgKind], list[str | None]]:
-    """The call's arguments, in their original kinds and names."""
+    """The call's arguments as written: kinds, names, and each star argument once."""
+    if isinstance(ctx.context, CallExpr):
+        call = ctx.context
+        return list(call.args), list(call.arg_kinds), list(call.arg_names)
+    # ctx.args maps actuals to formals, so a star argument appears once per formal it
+    # fills; keep the first of each.
+    seen: set[int] = set()
     args: list[Expression] = []
     kinds: list[ArgKind] = []
     names: list[str | None] = []
     for formal in range(len(ctx.args)):
-        args.extend(ctx.args[formal])
-        kinds.extend(ctx.arg_kinds[formal])
-        names.extend(ctx.arg_names[formal])
+        for arg, kind, name in zip(
+            ctx.args[formal], ctx.arg_kinds[formal], ctx.arg_names[formal], strict=True
+        ):
+            if id(arg) not in seen:
+                seen.add(id(arg))
+                args.append(arg)
+                kinds.append(kind)
+                names.append(name)
     return args, kinds, names

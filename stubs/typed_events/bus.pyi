@@ -2,23 +2,22 @@
 # regenerate with `typed-events stubgen examples.app:bus -o DIR`.
 import typing
 import contextvars
-import inspect
 import threading
 from collections.abc import Callable, Iterable
 from enum import StrEnum
 from types import TracebackType
-from typing import Any, ParamSpec, overload
+from typing import Any, ParamSpec, cast, overload
 import anyio
 import anyio.from_thread
 import anyio.lowlevel
+from typed_events._arguments import builder, require_error_handler, require_middleware, validate_any
 from typed_events._calls import ResumeInContext, start_in_context
-from typed_events._payloads import builder, fill_positional
 from typed_events._routing import Routing
 from typed_events.backends.base import BaseEventEmitterBackend, ShutdownReport
 from typed_events.backends.memory import SimpleEventEmitter
 from typed_events.dispatch import DeliveryStats, Dispatcher, DispatchResult, ErrorHandler
-from typed_events.errors import DuplicateEventError, EmitterNotRunningError, UnknownEventError, UsageError
-from typed_events.events import Event, resolve_live
+from typed_events.errors import EmitterNotRunningError
+from typed_events.events import Event
 from typed_events.listeners import Listener
 from typed_events.middleware import Middleware, overrides
 __all__ = ['EventBus']
@@ -32,7 +31,7 @@ class BusState(StrEnum):
 
 class EventBus:
 
-    def __init__(self, listeners: Iterable[Listener[..., Any]]=(), events: Iterable[type[Event]]=(), *, backend: BaseEventEmitterBackend | None=None, on_error: ErrorHandler | None=None, on_error_timeout: float=5.0, middleware: Iterable[Middleware]=()) -> None:
+    def __init__(self, listeners: Iterable[Listener[..., Any]] | list[object]=(), events: Iterable[type[Event]] | Iterable[type]=(), *, backend: BaseEventEmitterBackend | None=None, on_error: ErrorHandler | None=None, on_error_timeout: float=5.0, middleware: Iterable[Middleware]=()) -> None:
         ...
 
     @property
@@ -135,9 +134,6 @@ class EventBus:
     def _validated(self, event: Event | Callable[..., Event] | str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Event:
         ...
 
-    def _validate_any(self, event: Event | Callable[..., Event] | str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Event:
-        ...
-
     def _notify(self, instance: Event) -> None:
         ...
 
@@ -161,12 +157,6 @@ class EventBus:
 
     def add_observer(self, observer: EmitObserver) -> Callable[[], None]:
         ...
-
-def _require_error_handler(on_error: object) -> None:
-    ...
-
-def _require_middleware(item: object) -> Middleware:
-    ...
 
 def _emit_step(hook: Callable[[Event, Callable[[Event], None]], None], following: Callable[[Event], None]) -> Callable[[Event], None]:
     ...

@@ -159,4 +159,4 @@ def test_bus_refuses_undecorated_functions() -> None:
     async def plain(email: str) -> None: ...
 
     with pytest.raises(TypeError, match=r"decorated with @listener"):
-        EventBus(listeners=[plain])  # type: ignore[list-item]
+        EventBus(listeners=[plain])  # type: ignore[arg-type]

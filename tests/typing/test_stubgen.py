@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .checkers import expected, mismatches, run_mypy, run_pyright
+from .checkers import expected, mismatches, mypy_config, run_mypy, run_pyright
 
 pytestmark = pytest.mark.typecheck
 
@@ -25,15 +25,37 @@ def _stubgen(project: Path, *arguments: str) -> subprocess.CompletedProcess[str]
 def test_generated_stubs_make_mypy_and_pyright_check_string_ids(snippet_project: Path) -> None:
     written = _stubgen(snippet_project, "stub_app:bus", "--app-dir", ".", "-o", "stubs")
     assert written.returncode == 0, written.stderr
-    assert "wrote 2 stub files to stubs (3 event ids)" in written.stdout
+    assert "wrote 2 stub files to stubs (6 event ids)" in written.stdout
     bus_stub = (snippet_project / "stubs/typed_events/bus.pyi").read_text()
     assert "event: str" not in bus_stub  # no catch-all overload that would accept any id
-    files = ["stubs_use.py"]
-    config = "[mypy]\nstrict = True\nmypy_path = stubs\n"
-    found = run_mypy(snippet_project, config, files, cache_dir=snippet_project / ".cache-stubs")
-    assert mismatches(found, expected(snippet_project, files, "stubs-mypy")) == []
+    # The valid corpus gives no error with the stubs either (mypy with and without
+    # pydantic's plugin, pyright).
+    files = ["stubs_use.py", "corpus_valid.py"]
+    for name, plugins in (("stubs", ()), ("stubs-pydantic", ("pydantic.mypy",))):
+        config = mypy_config(*plugins).replace("[mypy]\n", "[mypy]\nmypy_path = stubs\n", 1)
+        found = run_mypy(snippet_project, config, files, cache_dir=snippet_project / f".c-{name}")
+        assert mismatches(found, expected(snippet_project, files, "stubs-mypy")) == []
     found = run_pyright(snippet_project, files, stub_path="stubs")
     assert mismatches(found, expected(snippet_project, files, "stubs-pyright")) == []
+
+
+def test_a_subclass_event_takes_its_own_field_by_position_as_at_run_time(
+    snippet_project: Path,
+) -> None:
+    # PasswordChanged(email, message="changed") + UrgentPasswordChanged's level: one
+    # overload by position, one with level keyword-only.
+    assert (
+        _stubgen(snippet_project, "stub_app:bus", "--app-dir", ".", "-o", "stubs").returncode == 0
+    )
+    bus_stub = (snippet_project / "stubs/typed_events/bus.pyi").read_text()
+    assert (
+        "def emit(self, event: typing.Literal['urgent_password_changed'], /, email: str, "
+        "message: str, level: int) -> None:" in bus_stub
+    )
+    assert (
+        "def emit(self, event: typing.Literal['urgent_password_changed'], /, email: str, "
+        "message: str=..., *, level: int) -> None:" in bus_stub
+    )
 
 
 def test_check_exits_1_when_an_event_changed(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ async def emits(bus: EventBus, event_id: str) -> None:
     bus.emit("user_created", emial="a@example.com")  # E[plugin]: Unexpected keyword argument "emial" for "UserCreated"; did you mean "email"?
     bus.emit("user_creatd", email="a@example.com")  # E[plugin]: Unknown event id "user_creatd"; did you mean "user_created"?
     bus.emit("user_created", email=1)  # E[plugin]: Argument "email" to "UserCreated" has incompatible type "int"; expected "str"
-    bus.emit("password_changed")  # E[plugin]: Missing positional argument "email" in call to "PasswordChanged"
+    bus.emit("password_changed")  # E[plugin]: Missing named argument "email" for "PasswordChanged"
     bus.emit("password_changed", "a@example.com", "hello", "extra")  # E[plugin]: Too many arguments for "PasswordChanged"
     bus.emit(USER_CREATED, emial="a@example.com")  # E[plugin]: Unexpected keyword argument "emial" for "UserCreated"
     bus.emit(TYPO, email="a@example.com")  # E[plugin]: Unknown event id "user_creatd"; did you mean "user_created"?

@@ -164,7 +164,11 @@ def _bus_class(node: ast.ClassDef, events: list[type[Event]], imports: set[str])
             if _first_parameter_is_str(item):
                 # The catch-all for any string: replaced by one overload per id, since
                 # with it a checker would accept any id and any fields.
-                body.extend(_id_overload(item, event_class, imports) for event_class in events)
+                body.extend(
+                    overload
+                    for event_class in events
+                    for overload in _id_overloads(item, event_class, imports)
+                )
                 continue
         body.append(item)
     node.body = body
@@ -184,24 +188,46 @@ def _first_parameter_is_str(function: ast.FunctionDef | ast.AsyncFunctionDef) ->
     return annotation is not None and ast.unparse(annotation) == "str"
 
 
-def _id_overload(
+def _id_overloads(
     template: ast.FunctionDef | ast.AsyncFunctionDef, event_class: type[Event], imports: set[str]
-) -> ast.stmt:
+) -> list[ast.stmt]:
+    """The overloads of one id: usually one; two when a required field follows a default.
+
+    At run time positional values fill the fields in declaration order. A Python
+    signature cannot give a field a default and still let a required one follow it by
+    position, so that case gets two overloads: every field by position up to the last
+    required one, and the keyword form (the later required fields keyword-only).
+    """
     fields = _field_parameters(event_class, imports)
     names = {name for name, _, _ in fields}
     bus_name = "self" if "self" not in names else "_bus"
     event_name = "event" if "event" not in names else "_event"
-    parameters = [f"{bus_name}", f"{event_name}: typing.Literal[{event_class.event_id!r}]", "/"]
+    head = [f"{bus_name}", f"{event_name}: typing.Literal[{event_class.event_id!r}]", "/"]
+    if any(not name.isidentifier() or keyword.iskeyword(name) for name in names):
+        return [_overload(template, [*head, "**fields: typing.Any"])]
+    last_required = max((i for i, (_, _, required) in enumerate(fields) if required), default=-1)
+    keyword_form: list[str] = []
     keyword_only = False
     seen_default = False
     for name, annotation, required in fields:
         if required and seen_default and not keyword_only:
-            parameters.append("*")  # a required field after a defaulted one: keywords only
+            keyword_form.append("*")  # a required field after a defaulted one: keywords only
             keyword_only = True
         seen_default = seen_default or not required
-        parameters.append(f"{name}: {annotation}" + ("" if required else " = ..."))
-    if any(not name.isidentifier() or keyword.iskeyword(name) for name in names):
-        parameters = [*parameters[:3], "**fields: typing.Any"]
+        keyword_form.append(f"{name}: {annotation}" + ("" if required else " = ..."))
+    if not keyword_only:
+        return [_overload(template, [*head, *keyword_form])]
+    positional_form = [
+        f"{name}: {annotation}" + ("" if index <= last_required else " = ...")
+        for index, (name, annotation, _) in enumerate(fields)
+    ]
+    return [
+        _overload(template, [*head, *positional_form]),
+        _overload(template, [*head, *keyword_form]),
+    ]
+
+
+def _overload(template: ast.FunctionDef | ast.AsyncFunctionDef, parameters: list[str]) -> ast.stmt:
     prefix = "async def" if isinstance(template, ast.AsyncFunctionDef) else "def"
     returns = ast.unparse(template.returns) if template.returns is not None else "None"
     source = f"@overload\n{prefix} {template.name}({', '.join(parameters)}) -> {returns}: ..."
