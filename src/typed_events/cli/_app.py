@@ -66,11 +66,7 @@ def load_app(target: str, app_dir: str | None = None) -> LoadedApp:
         exception while importing, or an attribute of the wrong type.
     """
     module_name, attribute = _split_target(target)
-    directory = os.path.abspath(app_dir if app_dir is not None else os.getcwd())
-    if app_dir is not None and not os.path.isdir(directory):
-        raise AppLoadError(f"--app-dir {app_dir!r} is not a directory")
-    if directory not in sys.path:
-        sys.path.insert(0, directory)
+    directory = _on_import_path(app_dir)
     try:
         module = _import(module_name, target, directory)
     except ListenerSignatureError as error:
@@ -82,6 +78,16 @@ def load_app(target: str, app_dir: str | None = None) -> LoadedApp:
     return LoadedApp(target, tuple(listeners), (*events, *_events_defined_in(module)))
 
 
+def _on_import_path(app_dir: str | None) -> str:
+    """Put ``app_dir`` (default: the current directory) first on ``sys.path``; return it."""
+    directory = os.path.abspath(app_dir if app_dir is not None else os.getcwd())
+    if app_dir is not None and not os.path.isdir(directory):
+        raise AppLoadError(f"--app-dir {app_dir!r} is not a directory")
+    if directory not in sys.path:
+        sys.path.insert(0, directory)
+    return directory
+
+
 def load_object(target: str, app_dir: str | None, expected: str) -> object:
     """Import ``target`` and return the object it names, for commands that take one object.
 
@@ -89,11 +95,7 @@ def load_object(target: str, app_dir: str | None, expected: str) -> object:
     :raises AppLoadError: as :func:`load_app` (a wiring error while importing included).
     """
     module_name, attribute = _split_target(target)
-    directory = os.path.abspath(app_dir if app_dir is not None else os.getcwd())
-    if app_dir is not None and not os.path.isdir(directory):
-        raise AppLoadError(f"--app-dir {app_dir!r} is not a directory")
-    if directory not in sys.path:
-        sys.path.insert(0, directory)
+    directory = _on_import_path(app_dir)
     try:
         module = _import(module_name, target, directory)
     except (ListenerSignatureError, DuplicateEventError) as error:

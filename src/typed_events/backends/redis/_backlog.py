@@ -13,6 +13,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from typed_events.backends.redis._group import text
+
 __all__ = ["Backlog", "GroupBacklog", "sample"]
 
 
@@ -58,8 +60,8 @@ async def sample(
     for stream, names in wanted.items():
         replies: list[dict[Any, Any]] = await client.xinfo_groups(stream)
         for reply in replies:
-            info = {_text(k): v for k, v in reply.items()}
-            name = _text(info["name"])
+            info = {text(k): v for k, v in reply.items()}
+            name = text(info["name"])
             if name in names:
                 lag = info.get("lag")
                 found.append(
@@ -69,7 +71,3 @@ async def sample(
                 )
     dead_letters = int(await client.xlen(dead_letter_stream))
     return Backlog(tuple(found), dead_letters, dead_letter_stream)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -14,7 +14,6 @@ The count lives in Redis, so a consumer that crashes mid-retry does not reset it
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -26,6 +25,7 @@ import redis.exceptions
 from redis.asyncio import Redis
 
 from typed_events._routing import Subscription
+from typed_events.backends.redis._acks import AckPipe, json_fields
 from typed_events.backends.redis._connection import (
     RETRYABLE,
     Backoff,
@@ -36,7 +36,7 @@ from typed_events.backends.redis._connection import (
 )
 from typed_events.backends.redis._dead_letter import ENVELOPE_FIELD, REPLAY_FIELD, DeadLetter
 from typed_events.backends.redis._delivery import Delivery, delivery_context
-from typed_events.backends.redis._group import GroupCommands, StreamMessage, Trimmed
+from typed_events.backends.redis._group import GroupCommands, StreamMessage, Trimmed, text
 from typed_events.dispatch import CallEnd, Dispatcher, ListenerOutcome, backoff_delay
 from typed_events.envelope import EnvelopeError, decode
 from typed_events.errors import DeadLetterReason
@@ -204,7 +204,7 @@ class GroupConsumer:
                 len(claimed.deleted),
                 self.group,
                 self.stream,
-                [_text(d) for d in claimed.deleted],
+                [text(d) for d in claimed.deleted],
             )
         entries = [(i, f) for i, f in claimed.entries if i not in self.in_flight]
         return await self._commands.count_deliveries(entries)
@@ -218,7 +218,7 @@ class GroupConsumer:
             return
         self.in_flight.update(m.id for m in messages)
         async with anyio.create_task_group() as tasks:
-            acks = _AckPipe(self, tasks)
+            acks = AckPipe(self.ack, tasks)
             if self.subscription.listener.options.ordered or len(messages) == 1:
                 for message in messages:
                     if await self._handle(message, retries):
@@ -229,7 +229,7 @@ class GroupConsumer:
                     tasks.start_soon(self._work, queue, acks, retries)
 
     async def _work(
-        self, queue: Iterator[StreamMessage], acks: _AckPipe, retries: anyio.abc.TaskGroup
+        self, queue: Iterator[StreamMessage], acks: AckPipe, retries: anyio.abc.TaskGroup
     ) -> None:
         for message in queue:
             if await self._handle(message, retries):
@@ -247,7 +247,7 @@ class GroupConsumer:
                 "consumer group %s: Redis refused a command while handling message %s of %s "
                 "(%s); it stays pending and is delivered again after claim_idle",
                 self.group,
-                _text(message.id),
+                text(message.id),
                 self.stream,
                 describe(exc),
             )
@@ -258,7 +258,7 @@ class GroupConsumer:
         # decoder (or this process) must still be counted out by Redis's delivery count.
         replay_for = message.fields.get(_REPLAY_KEY)
         if replay_for is not None and replay_for.decode("utf-8", "replace") != self.group:
-            return await self._replay_for_another(message, _text(replay_for))
+            return await self._replay_for_another(message, text(replay_for))
         raw = message.fields.get(_ENVELOPE_KEY)
         limit = self.settings.max_retries + 1
         if message.attempt > limit:
@@ -271,7 +271,7 @@ class GroupConsumer:
             )
             return True
         if raw is None:
-            found = sorted(_text(k) for k in message.fields)
+            found = sorted(text(k) for k in message.fields)
             await self._dead_letter(
                 message,
                 DeadLetterReason.BAD_ENVELOPE,
@@ -305,7 +305,7 @@ class GroupConsumer:
             envelope.source,
             envelope.time,
             self.stream,
-            _text(message.id),
+            text(message.id),
             self.group,
             self.settings.consumer,
             message.attempt,
@@ -424,7 +424,7 @@ class GroupConsumer:
             reason=reason,
             detail=detail,
             stream=self.stream,
-            message_id=_text(message.id),
+            message_id=text(message.id),
             group=group or self.group,
             listener=self.subscription.listener.name,
             consumer=self.settings.consumer,
@@ -448,41 +448,3 @@ class GroupConsumer:
         await self.settings.client.xadd(
             self.settings.dead_letter_stream, fields, maxlen=self.settings.maxlen
         )
-
-
-class _AckPipe:
-    """Acknowledges each message as soon as its call ends, in as few ``XACK`` s as that allows.
-
-    While one ``XACK`` is on its way, the messages that finish meanwhile wait for the
-    next, which takes all of them: a slow message holds back no other, and a busy
-    consumer still sends one ``XACK`` per round trip, not one per message.
-    """
-
-    def __init__(self, consumer: GroupConsumer, tasks: anyio.abc.TaskGroup) -> None:
-        self._consumer = consumer
-        self._tasks = tasks
-        self._waiting: list[bytes] = []
-        self._sending = False
-
-    def add(self, message_id: bytes) -> None:
-        self._waiting.append(message_id)
-        if not self._sending:
-            self._sending = True
-            self._tasks.start_soon(self._send)
-
-    async def _send(self) -> None:
-        try:
-            while self._waiting:
-                ids, self._waiting = self._waiting, []
-                await self._consumer.ack(ids)
-        finally:
-            self._sending = False
-
-
-def json_fields(fields: dict[bytes, bytes]) -> bytes:
-    """Stream entry fields as a JSON object (for a dead letter of a malformed entry)."""
-    return json.dumps({_text(k): _text(v) for k, v in fields.items()}).encode()
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value

@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 
 logger = logging.getLogger("typed_events")
 
-__all__ = ["AutoClaimed", "Entry", "GroupCommands", "StreamMessage", "Trimmed"]
+__all__ = ["text", "AutoClaimed", "Entry", "GroupCommands", "StreamMessage", "Trimmed"]
 
 Entry = tuple[bytes, dict[bytes, bytes]]
 """A stream entry: its id and its fields."""
@@ -135,7 +135,7 @@ class GroupCommands:
             groups, length, reply = await self._read_now(count)
         messages = [StreamMessage(i, f, 1) for i, f in _read_entries(reply)]
         for info in cast(list[dict[str, object]], groups):
-            if _text(info.get("name")) != self.group:
+            if text(info.get("name")) != self.group:
                 continue
             if "lag" not in info and self._counts_lag:
                 self._counts_lag = False
@@ -145,12 +145,12 @@ class GroupCommands:
                     "unreported; use Redis 7 or later",
                     self.group,
                 )
-            lag, after = info.get("lag"), _text(info.get("last-delivered-id"))
+            lag, after = info.get("lag"), text(info.get("last-delivered-id"))
             read = info.get("entries-read")
             # A group that never read anything only finds the stream as it is now.
             if not (isinstance(lag, int) and lag > int(length) and after != "0-0"):
                 return messages, None
-            trimmed = Trimmed(lag - int(length), after, _text(messages[0].id) if messages else "")
+            trimmed = Trimmed(lag - int(length), after, text(messages[0].id) if messages else "")
             if isinstance(read, int):
                 # Redis counts the trimmed entries as never read, for ever after: set the
                 # count to what the group has now read or lost, so the next gap is counted
@@ -172,7 +172,7 @@ class GroupCommands:
     async def group_names(self) -> list[str]:
         """The consumer groups of the stream (``XINFO GROUPS``)."""
         groups = await self.client.xinfo_groups(self.stream)
-        return [_text(info.get("name")) for info in cast(list[dict[str, object]], groups)]
+        return [text(info.get("name")) for info in cast(list[dict[str, object]], groups)]
 
     async def autoclaim(self, min_idle_ms: int, count: int) -> AutoClaimed:
         """``XAUTOCLAIM``: take over up to ``count`` entries pending for ``min_idle_ms``.
@@ -233,7 +233,8 @@ class GroupCommands:
         await self.client.xack(self.stream, self.group, *message_ids)
 
 
-def _text(value: object) -> str:
+def text(value: object) -> str:
+    """A Redis reply value as text (bytes decoded, None as empty)."""
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return "" if value is None else str(value)
