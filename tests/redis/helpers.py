@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import anyio
@@ -18,6 +19,16 @@ async def eventually(condition: Callable[[], bool], what: str, within: float = 3
             await anyio.sleep(0.01)
         return
     pytest.fail(f"gave up after {within}s waiting for {what}")
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 90.0) -> None:
+    """Sync twin of :func:`eventually`: poll ``condition()`` until true (a test waiting for
+    a subprocess); the timeout only guards against a hang and fails with ``what``."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up after {timeout}s waiting for {what}")
+        time.sleep(0.05)
 
 
 def dead_letters(client: redis.Redis, prefix: str = "typed-events:") -> list[DeadLetter]:

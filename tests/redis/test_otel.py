@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from typed_events.middleware import CallNext, current_attempt
 
 from ..otel.sdk import Telemetry
 from .conftest import RedisServer
-from .helpers import eventually
+from .helpers import eventually, wait_for
 
 pytestmark = pytest.mark.redis
 
@@ -153,11 +152,9 @@ def test_the_consumer_process_continues_the_emitter_process_trace(
 ) -> None:
     consumer = _run("consumer", redis_server.url, tmp_path, 2)
     try:
-        deadline = time.monotonic() + 60
-        while not (tmp_path / "ready").exists():
-            assert consumer.poll() is None, "the consumer exited before it was ready"
-            assert time.monotonic() < deadline, "the consumer did not start"
-            time.sleep(0.05)
+        ready = tmp_path / "ready"
+        wait_for(lambda: ready.exists() or consumer.poll() is not None, "the consumer to start")
+        assert consumer.poll() is None, "the consumer exited before it was ready"
         emitter = _run("emitter", redis_server.url, tmp_path, 2)
         assert emitter.wait(timeout=60) == 0
         assert consumer.wait(timeout=60) == 0

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import RedisServer
+from .helpers import wait_for
 
 pytestmark = pytest.mark.redis
 
@@ -29,16 +29,6 @@ def spawn(role: str, url: str, out: Path, *options: str) -> subprocess.Popen[byt
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'src'}"},
     )
-
-
-def wait_for(condition: object, what: str, timeout: float = 90.0) -> None:
-    """Poll ``condition()`` until true; the timeout only guards against a hang."""
-    assert callable(condition)
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up after {timeout}s waiting for {what}")
-        time.sleep(0.05)
 
 
 def records(out: Path) -> Iterator[tuple[str, int, str, str]]:
