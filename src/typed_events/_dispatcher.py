@@ -313,15 +313,19 @@ class Dispatcher:
         end: CallEnd | None = None,
         *,
         detail: str = "",
+        wait: bool = True,
     ) -> None:
-        """Count how a call ended; a final failure is logged and ``on_error`` awaited.
+        """Count how a call ended; a final failure is logged and handed to ``on_error``.
 
         :param end: default: delivered if the outcome is ok, else failed.
         :param detail: words for the log line of a redelivery (a durable backend's
             delivery id and the delay).
+        :param wait: await ``on_error`` here; False runs it beside the backend's workers
+            (while the bus runs), so a slow handler holds up no delivery.
         """
-        self._settle(subscription, event, outcome, end, True, detail)
-        await self.reporter.run_queued_on_error()
+        self._settle(subscription, event, outcome, end, wait, detail)
+        if wait:
+            await self.reporter.run_queued_on_error()
 
     def _settle(
         self,

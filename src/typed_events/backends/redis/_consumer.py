@@ -371,7 +371,7 @@ class GroupConsumer:
             delivery.id,
             event.event_id,
         )
-        await dispatcher.settle(self.subscription, event, outcome, CallEnd.FAILED)
+        await dispatcher.settle(self.subscription, event, outcome, CallEnd.FAILED, wait=False)
         return True
 
     async def _retry_later(
