@@ -156,7 +156,7 @@ BASE = encode(Signed(name="n", count=2), source="/s", id="evt-1")
         rewrite(BASE, traceparent="00-ab-cd-01", nested={"a": [1, 2.5, None, True]}),
         rewrite(BASE, time=None),
         # Attribute names that are Python or Pydantic names stay plain extensions.
-        rewrite(BASE, **{"__class__": 1, "model_fields": 2, "__pydantic_extra__": 3}),
+        rewrite(BASE, __class__=1, model_fields=2, __pydantic_extra__=3),
         rewrite(BASE, time=DROP),
         rewrite(BASE, datacontenttype="application/cloudevents+json; charset=utf-8"),
         rewrite(BASE, datacontenttype=DROP, eventversion=DROP),
