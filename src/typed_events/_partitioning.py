@@ -29,7 +29,8 @@ import uuid
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Literal, Union, get_args, get_origin
 
-from typed_events.errors import ConfigurationError, UsageError
+from typed_events._settings import require_int
+from typed_events.errors import UsageError
 
 if TYPE_CHECKING:
     from typed_events.events import Event
@@ -101,8 +102,7 @@ def key_bytes(value: object) -> bytes:
 
 def partition_of_key(value: object, partitions: int) -> int:
     """The partition (``0 <= p < partitions``) of events whose key is ``value``."""
-    if not isinstance(partitions, int) or isinstance(partitions, bool) or partitions < 1:
-        raise ConfigurationError(f"partitions must be an integer >= 1, got {partitions!r}")
+    require_int("partitions", partitions, 1)
     digest = hashlib.blake2b(key_bytes(value), digest_size=8).digest()
     return int.from_bytes(digest, "big") % partitions
 

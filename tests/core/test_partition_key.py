@@ -210,7 +210,7 @@ def test_an_event_without_a_key_or_a_bad_partition_count_is_refused() -> None:
     with pytest.raises(UsageError, match=r"has no partition key; declare one"):
         partition_of(Keyless(n=1), 16)
     for bad in (0, -1, True, 2.0):
-        with pytest.raises(ConfigurationError, match="partitions must be an integer >= 1"):
+        with pytest.raises(ConfigurationError, match="partitions must be an int >= 1"):
             partition_of(Placed(order_id="a", total=1), bad)  # type: ignore[arg-type]
     with pytest.raises(UsageError, match="has no canonical form"):
         key_bytes(1.5)
