@@ -119,8 +119,8 @@ def _check_partition_key(cls: type[Event], where: str) -> None:
     key = cls.event_partition_key
     if key is None:
         return
-    declared = "inherited from a base class" if "event_partition_key" not in vars(cls) else ""
-    option = f"{where}(Event, partition_key={key!r}){' ' + declared if declared else ''}"
+    inherited = " (inherited from a base class)" if "event_partition_key" not in vars(cls) else ""
+    option = f"{where}(Event, partition_key={key!r}){inherited}"
     field = cls.model_fields.get(key)
     if field is None:
         fields = ", ".join(cls.model_fields) or "none"

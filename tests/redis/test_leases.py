@@ -25,7 +25,7 @@ from coredis.client import Client
 from typed_events.backends.redis._lease_scripts import describe, members
 from typed_events.backends.redis._leases import PartitionLeases, assignment
 from typed_events.backends.redis._partitions import PartitionKeys, partition_stream_key
-from typed_events.errors import ConfigurationError
+from typed_events.errors import ConfigurationError, UsageError
 
 from .conftest import RedisServer
 from .helpers import eventually
@@ -415,3 +415,40 @@ async def test_a_holder_cut_off_from_redis_stops_trusting_its_leases_before_they
         await eventually(lambda: member.leases.held == frozenset({0, 1}), "leases taken again")
         group.cancel_scope.cancel()
     assert sorted(work.lost) == [("m", 0), ("m", 1)]
+
+
+async def test_bad_settings_and_a_second_run_are_refused(redis_server: RedisServer) -> None:
+    async with connected(redis_server) as client:
+        with pytest.raises(ConfigurationError, match="member must be a non-empty name"):
+            PartitionLeases(client, keys_for(2), member="", lease_time=LEASE)
+        with pytest.raises(ConfigurationError, match="lease_time must be seconds > 0"):
+            PartitionLeases(client, keys_for(2), member="m", lease_time=0)
+        leases = PartitionLeases(client, keys_for(2), member="m", lease_time=LEASE)
+        async with anyio.create_task_group() as group:
+            await group.start(leases.run)
+            assert leases.live_members == ("m",)
+            with pytest.raises(UsageError, match="'m' is already running"):
+                await leases.run()
+            await leases.release_all()
+
+
+async def test_release_all_after_a_cancelled_run_still_finishes_and_frees_the_leases(
+    redis_server: RedisServer,
+) -> None:
+    finished: list[tuple[int, bool]] = []
+
+    async def on_release(partition: int, lost: bool) -> None:
+        finished.append((partition, lost))
+
+    keys = keys_for(2)
+    async with connected(redis_server) as client:
+        leases = PartitionLeases(client, keys, member="m", lease_time=LEASE, on_release=on_release)
+        async with anyio.create_task_group() as group:
+            await group.start(leases.run)
+            group.cancel_scope.cancel()  # the consumer's task group was cancelled
+        assert leases.held == frozenset({0, 1})  # not released: they would expire
+        await leases.release_all()
+        assert sorted(finished) == [(0, False), (1, False)]
+        assert leases.held == frozenset()
+        assert [info.holder for info in await describe(client, keys)] == [None, None]
+        assert await members(client, keys) == []
