@@ -13,8 +13,8 @@ from itertools import islice
 from typing import Any
 
 import anyio
-from redis.asyncio import Redis
 
+from typed_events.backends.redis._client import Client, trim
 from typed_events.backends.redis._connection import RETRYABLE, Backoff, OutageWatch
 from typed_events.backends.redis._dead_letter import ENVELOPE_FIELD
 from typed_events.errors import (
@@ -54,7 +54,7 @@ class StreamWriter:
     def __init__(self, max_pending: int, maxlen: int | None, user: str = "default") -> None:
         self.max_pending = max_pending
         self.maxlen = maxlen
-        self.client: Redis | None = None
+        self.client: Client | None = None
         self.accepting = False
         self.outage = OutageWatch("writer", user)
         self._sending: list[PendingWrite] = []  # the batch Redis may be storing right now
@@ -150,14 +150,29 @@ class StreamWriter:
             backoff.reset()
             _release(self._room)
 
-    async def _xadd(self, batch: list[PendingWrite]) -> list[Any]:
+    async def _xadd(self, batch: list[PendingWrite]) -> tuple[Any, ...]:
+        """One pipeline of ``XADD`` s; each reply is an entry id or the error Redis gave."""
         assert self.client is not None
-        pipe = self.client.pipeline(transaction=False)
-        for write in batch:
-            pipe.xadd(write.stream, {ENVELOPE_FIELD: write.payload}, maxlen=self.maxlen)
-        return await pipe.execute(raise_on_error=False)
+        if len(batch) == 1:  # one awaited emit: no pipeline to build
+            write = batch[0]
+            try:
+                return (
+                    await self.client.xadd(write.stream, self._fields(write), **trim(self.maxlen)),
+                )
+            except RETRYABLE:
+                raise
+            except Exception as exc:  # a refusal of this write alone
+                return (exc,)
+        async with self.client.pipeline(transaction=False, raise_on_error=False) as pipe:
+            for write in batch:
+                pipe.xadd(write.stream, self._fields(write), **trim(self.maxlen))
+        return pipe.results or ()
 
-    def _settle(self, batch: list[PendingWrite], replies: list[Any]) -> BaseException | None:
+    @staticmethod
+    def _fields(write: PendingWrite) -> dict[str, bytes]:
+        return {ENVELOPE_FIELD: write.payload}
+
+    def _settle(self, batch: list[PendingWrite], replies: tuple[Any, ...]) -> BaseException | None:
         """Pop the batch; a write refused for a passing reason goes back to the front.
 
         :return: the first passing refusal (the caller backs off), or None.
