@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import redis
 from sqlalchemy import Engine, String, create_engine, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
@@ -44,6 +43,8 @@ from tests.redis.conftest import RedisServer, find_redis_server, free_port  # no
 from tests.sqlalchemy.conftest import PostgresServer, find_postgres_bindir  # noqa: E402
 from typed_events import Event, EventBus  # noqa: E402
 from typed_events.backends.redis import RedisStreamsBackend  # noqa: E402
+from typed_events.backends.redis._client import Client, open_client  # noqa: E402
+from typed_events.backends.redis._connection import RedisError  # noqa: E402
 from typed_events.sqlalchemy import Outbox  # noqa: E402
 
 STREAM = "typed-events:bench_signed_up"
@@ -80,8 +81,14 @@ async def relay_once(
     pg_url: str, redis_url: str, rows: int, batch: int, asynchronous: bool
 ) -> float:
     """Seconds from the relay's start until Redis holds all ``rows`` events."""
-    client = redis.Redis.from_url(redis_url)
-    client.delete(STREAM)
+    async with open_client(redis_url) as client:
+        return await _relay_once(client, pg_url, redis_url, rows, batch, asynchronous)
+
+
+async def _relay_once(
+    client: Client, pg_url: str, redis_url: str, rows: int, batch: int, asynchronous: bool
+) -> float:
+    await client.delete([STREAM])
     sync_engine = create_engine(pg_url)
     writer = Outbox(EventBus(events=[SignedUp]), sync_engine)
     await writer.create_table()
@@ -97,13 +104,12 @@ async def relay_once(
         started = time.perf_counter()
         async with outbox:
             # Polling Redis, which another task (the relay) fills.
-            while (client.xlen(STREAM) if client.exists(STREAM) else 0) < rows:  # noqa: ASYNC110
+            while await client.xlen(STREAM) < rows:  # noqa: ASYNC110
                 await anyio.sleep(0.005)
             elapsed = time.perf_counter() - started
     if async_engine is not None:
         await async_engine.dispose()
     sync_engine.dispose()
-    client.close()
     return elapsed
 
 
@@ -118,13 +124,18 @@ def start_plain_redis(directory: Path) -> tuple[subprocess.Popen[bytes], str]:
         stdout=subprocess.DEVNULL,
     )  # fmt: skip
     url = f"redis://127.0.0.1:{port}/0"
-    for _ in range(500):
-        try:
-            if redis.Redis.from_url(url).ping():
-                break
-        except redis.exceptions.ConnectionError:
-            time.sleep(0.01)
+    anyio.run(_ping_until_up, url)
     return process, url
+
+
+async def _ping_until_up(url: str) -> None:
+    async with open_client(url) as client:
+        for _ in range(500):
+            try:
+                await client.ping()
+                return
+            except (RedisError, OSError):
+                await anyio.sleep(0.01)
 
 
 def per_transaction(engine: Engine, work: Callable[[Session, int], None], count: int) -> float:
@@ -214,7 +225,7 @@ def main() -> int:
         finally:
             plain.terminate()
             plain.wait()
-            durable.stop()
+            durable.close()
             pg.stop()
     if args.json:
         args.json.write_text(

@@ -29,10 +29,11 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import redis
+from coredis.exceptions import RedisError, ResponseError
 
 from typed_events import Event, EventBus, SimpleEventEmitter, listener
 from typed_events.backends.redis import RedisStreamsBackend
+from typed_events.backends.redis._client import Client, open_client
 
 STREAM = "typed-events:tick"
 
@@ -118,19 +119,42 @@ def start_redis(directory: Path, appendfsync: str) -> tuple[subprocess.Popen[byt
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory),
          "--save", "", "--logfile", "redis.log", *persistence],
     )  # fmt: skip
-    client = redis.Redis(port=port)
-    for _ in range(500):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.01)
-    return server, f"redis://127.0.0.1:{port}/0"
+    url = f"redis://127.0.0.1:{port}/0"
+    anyio.run(ping_until_up, url)
+    return server, url
+
+
+async def ping_until_up(url: str) -> None:
+    async with open_client(url) as client:
+        for _ in range(500):
+            try:
+                await client.ping()
+                return
+            except (RedisError, OSError):
+                await anyio.sleep(0.01)
+
+
+async def delete_stream(url: str) -> None:
+    async with open_client(url) as client:
+        await client.delete([STREAM])
+
+
+async def server_version(url: str) -> str:
+    async with open_client(url) as client:
+        info: Any = await client.info("server")
+        return str(info["redis_version"])
+
+
+async def wait_acknowledged(url: str, count: int) -> float:
+    """The time at which Redis says all ``count`` events are read and acknowledged."""
+    async with open_client(url) as client:
+        while not await all_acknowledged(client, count):  # noqa: ASYNC110  # Redis's state
+            await anyio.sleep(0.002)
+    return time.time()
 
 
 def redis_run(url: str, consumers: int, count: int) -> dict[str, float]:
-    client = redis.Redis.from_url(url)
-    client.delete(STREAM)
+    anyio.run(delete_stream, url)
     workers = [child("_consume", url) for _ in range(consumers)]
     emitter: subprocess.Popen[str] | None = None
     try:
@@ -141,9 +165,7 @@ def redis_run(url: str, consumers: int, count: int) -> dict[str, float]:
         assert emitter.stdin is not None
         emitter.stdin.write("go\n")
         emitter.stdin.flush()
-        while not all_acknowledged(client, count):
-            time.sleep(0.002)
-        done = time.time()
+        done = anyio.run(wait_acknowledged, url, count)
         out, _ = emitter.communicate(timeout=60)
         times = json.loads(out.strip().splitlines()[-1])
     finally:
@@ -162,23 +184,23 @@ def redis_run(url: str, consumers: int, count: int) -> dict[str, float]:
     }
 
 
-def all_acknowledged(client: redis.Redis, count: int) -> bool:
+async def all_acknowledged(client: Client, count: int) -> bool:
     """True once all ``count`` events are in the stream, read by the group and acknowledged."""
-    pipe = client.pipeline(transaction=False)
-    pipe.xlen(STREAM)
-    pipe.xinfo_groups(STREAM)
-    pipe.xrevrange(STREAM, count=1)
     try:
-        length, groups, last = pipe.execute()
-    except redis.ResponseError:
+        async with client.pipeline(transaction=False) as pipe:
+            length = pipe.xlen(STREAM)
+            infos = pipe.xinfo_groups(STREAM)
+            newest = pipe.xrevrange(STREAM, count=1)
+        groups, last = await infos, await newest
+    except ResponseError:
         return False  # no stream yet
-    group = next((g for g in groups if g["name"].decode() == GROUP), None)
+    group = next((g for g in groups if g[b"name"] == GROUP.encode()), None)
     return bool(
-        length == count
+        await length == count
         and group is not None
-        and group["pending"] == 0
+        and group[b"pending"] == 0
         and last
-        and group["last-delivered-id"] == last[0][0]
+        and group[b"last-delivered-id"] == last[0].identifier
     )
 
 
@@ -212,7 +234,7 @@ def main() -> None:
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}",
         "python": platform.python_version(),
         "redis_server": "",
-        "redis_py": metadata.version("redis"),
+        "coredis": metadata.version("coredis"),
         "date": time.strftime("%Y-%m-%d"),
         "memory": [],
         "redis": {str(c): [] for c in counts},
@@ -220,8 +242,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as directory:
         server, url = start_redis(Path(directory), args.appendfsync)
         try:
-            info: Any = redis.Redis.from_url(url).info("server")
-            results["redis_server"] = info["redis_version"]
+            results["redis_server"] = anyio.run(server_version, url)
             for _ in range(args.runs):  # interleaved, so a noisy moment hits every row
                 results["memory"].append(memory_run(args.events))
                 for consumers in counts:
@@ -239,7 +260,7 @@ def print_table(results: dict[str, Any]) -> None:
         f"{results['events']:,} events, {results['runs']} run(s), median (min-max); "
         f"{results['machine']}; Python {results['python']}; redis-server "
         f"{results['redis_server']} (appendfsync {results['appendfsync']}); "
-        f"redis-py {results['redis_py']}\n"
+        f"coredis {results['coredis']}\n"
     )
     print("| backend | end to end, events/s | XADD writes, events/s | emit() cost, µs |")
     print("|---|---:|---:|---:|")

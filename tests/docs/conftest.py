@@ -29,7 +29,7 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
     try:
         yield server.url
     finally:
-        server.stop(kill=True)
+        server.close()
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -1,7 +1,6 @@
-"""Plain listeners on Redis Streams: consumer groups like typed ones (asyncio only).
+"""Plain listeners on Redis Streams: consumer groups like typed ones, on asyncio and trio.
 
-RedisStreamsBackend runs on asyncio (redis-py), so these tests run there alone; the
-redis-server is the private one of ``tests/redis/conftest.py``.
+The redis-server is the private one of ``tests/redis/conftest.py``.
 """
 
 from __future__ import annotations
@@ -55,7 +54,8 @@ async def send_parcels(request: Req, bus: NamedDependency[EventBus]) -> None:
     await bus.emit_async(Parcel(n=2))
 
 
-def test_plain_listeners_get_their_own_consumer_group(redis_server: RedisServer) -> None:
+@pytest.mark.parametrize("loop", ["asyncio", "trio"])
+def test_plain_listeners_get_their_own_consumer_group(redis_server: RedisServer, loop: str) -> None:
     plain_seen.clear()
     typed_seen.clear()
     backend = RedisStreamsBackend(redis_server.url, service="shop", claim_idle=1.0)
@@ -66,7 +66,7 @@ def test_plain_listeners_get_their_own_consumer_group(redis_server: RedisServer)
         plugins=[TypedEventsPlugin(bus)],
         logging_config=None,
     )
-    with TestClient(app, backend="asyncio") as client:
+    with TestClient(app, backend=loop) as client:  # type: ignore[arg-type]  # a literal
         assert client.post("/parcels").status_code == 201
         with all_seen:
             delivered = all_seen.wait_for(
@@ -76,7 +76,7 @@ def test_plain_listeners_get_their_own_consumer_group(redis_server: RedisServer)
     assert sorted(plain_seen) == sorted(typed_seen) == [1, 2]
     groups = {
         info["name"].decode()
-        for info in redis_server.client().xinfo_groups(backend.stream_key("lt_redis_parcel"))
+        for info in redis_server.client().groups(backend.stream_key("lt_redis_parcel"))
     }
     module = "tests.litestar.test_redis"
     assert groups == {f"shop:{module}.plain_parcel", f"shop:{module}.typed_parcel"}

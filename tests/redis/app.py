@@ -94,9 +94,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--claim-idle", type=float, default=2.0)
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--loop", choices=["asyncio", "trio"], default="asyncio")
     args = parser.parse_args(argv)
     run = worker if args.role == "worker" else emitter
-    return anyio.run(run, args, backend="asyncio")
+    return anyio.run(run, args, backend=args.loop)
 
 
 if __name__ == "__main__":

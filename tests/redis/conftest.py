@@ -23,8 +23,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 import trustme
+
+from tests.redis.blocking import BlockingRedis
+from typed_events.backends.redis._connection import RedisError
 
 
 def find_redis_server() -> str | None:
@@ -97,6 +99,7 @@ class RedisServer:
         self.tls = tls
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
+        self._client: BlockingRedis | None = None
         self.proxy: TlsProxy | None = None
         self.proxied_port: int | None = None
         if tls:
@@ -111,9 +114,12 @@ class RedisServer:
             return f"rediss://127.0.0.1:{self.port}/0?ssl_ca_certs={ca}"
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def client(self) -> redis.Redis:
-        """A plain synchronous client, for looking at what the backend did."""
-        return redis.Redis.from_url(self.url)
+    def client(self) -> BlockingRedis:
+        """A synchronous client (one per server, closed with it), for looking at what the
+        backend did; it reconnects after a restart."""
+        if self._client is None:
+            self._client = BlockingRedis(self.url)
+        return self._client
 
     def start(self) -> None:
         if self.proxied_port is not None:
@@ -153,17 +159,25 @@ class RedisServer:
     def wait_until_up(self, url: str) -> None:
         assert self.process is not None
         deadline = time.monotonic() + 10
-        while True:
-            try:
-                with redis.Redis.from_url(url) as client:
-                    if client.ping():
-                        return
-            except redis.exceptions.RedisError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                log = (self.directory / "redis.log").read_text(errors="replace")
-                raise RuntimeError(f"{self.binary} did not start for {url}:\n{log}")
-            time.sleep(0.02)
+        client = self.client() if url == self.url else BlockingRedis(url)
+        try:
+            while not _answers(client):
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    log = (self.directory / "redis.log").read_text(errors="replace")
+                    raise RuntimeError(f"{self.binary} did not start for {url}:\n{log}")
+                time.sleep(0.02)
+        finally:
+            if client is not self._client:
+                client.close()
+
+    def close(self) -> None:
+        """Stop the server for good, and close the client."""
+        try:
+            self.stop(kill=True)
+        finally:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
 
     def stop(self, *, kill: bool = False) -> None:
         if self.proxy is not None:
@@ -175,6 +189,14 @@ class RedisServer:
             self.process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
             self.process.wait(timeout=10)
         self.process = None
+
+
+def _answers(client: BlockingRedis) -> bool:
+    """Whether Redis answers a PING now (the client reconnects on each try)."""
+    try:
+        return bool(client.ping())
+    except (RedisError, OSError):
+        return False
 
 
 def make_certificates(directory: Path) -> None:
@@ -259,7 +281,7 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         server.start()  # inside the try: a server that failed to answer is killed too
         yield server
     finally:
-        server.stop(kill=True)
+        server.close()
 
 
 @pytest.fixture
@@ -270,7 +292,7 @@ def tls_redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         server.start()  # inside the try: a server that failed to answer is killed too
         yield server
     finally:
-        server.stop(kill=True)
+        server.close()
 
 
 def describe_redis_server() -> str:

@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import anyio
 import pytest
-import redis
 
+from tests.redis.blocking import BlockingRedis
 from typed_events.backends.redis._dead_letter import DeadLetter
 
 
@@ -31,7 +31,7 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = 90.0) ->
         time.sleep(0.05)
 
 
-def dead_letters(client: redis.Redis, prefix: str = "typed-events:") -> list[DeadLetter]:
+def dead_letters(client: BlockingRedis, prefix: str = "typed-events:") -> list[DeadLetter]:
     """Every entry of the dead-letter stream, oldest first."""
-    entries: list[tuple[bytes, dict[bytes, bytes]]] = client.xrange(f"{prefix}dead-letter")  # type: ignore[assignment]  # redis-py types replies loosely
-    return [DeadLetter.from_entry(entry_id, fields) for entry_id, fields in entries]
+    entries = client.xrange(f"{prefix}dead-letter")
+    return [DeadLetter.from_entry(e.identifier, e.field_values) for e in entries]

@@ -75,11 +75,12 @@ def main() -> int:
     parser.add_argument("--url", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--count", type=int, default=1)
+    parser.add_argument("--loop", choices=["asyncio", "trio"], default="asyncio")
     args = parser.parse_args()
     provider = _provider(Path(args.out), args.role)
     run = emitter if args.role == "emitter" else consumer
     try:
-        return anyio.run(run, args, backend="asyncio")
+        return anyio.run(run, args, backend=args.loop)
     finally:
         provider.shutdown()
 

@@ -1,8 +1,9 @@
-"""A consumer process that reports its memory: ``python -m tests.redis.reader URL COUNT BYTES``.
+"""A consumer process that reports its memory: ``python -m tests.redis.reader URL COUNT BYTES
+LOOP``.
 
 It handles ``COUNT`` ``blob`` events with ``max_read_bytes=BYTES``, then prints how far
 its resident memory rose above what it was before it started (the kernel's peak,
-``VmHWM``, minus ``VmRSS`` then), in bytes.
+``VmHWM``, minus ``VmRSS`` then), in bytes. ``LOOP`` is ``asyncio`` or ``trio``.
 """
 
 from __future__ import annotations
@@ -48,4 +49,4 @@ async def _main(url: str, count: int, read_bytes: int) -> None:
 
 
 if __name__ == "__main__":
-    anyio.run(_main, sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), backend="asyncio")
+    anyio.run(_main, sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), backend=sys.argv[4])

@@ -15,7 +15,7 @@ from typed_events.cli import main
 from .conftest import RedisServer
 from .helpers import dead_letters, eventually
 
-pytestmark = [pytest.mark.redis, pytest.mark.asyncio]
+pytestmark = [pytest.mark.redis, pytest.mark.anyio]
 
 
 class Invoice(Event, event_id="invoice"):
@@ -23,7 +23,7 @@ class Invoice(Event, event_id="invoice"):
 
 
 async def run_cli(*argv: str) -> int:
-    # The command is synchronous (blocking client): run it beside the bus's event loop.
+    # The command is synchronous (it runs an event loop of its own): run it in a thread.
     return await anyio.to_thread.run_sync(partial(main, list(argv)))
 
 

@@ -15,10 +15,11 @@ from typed_events.backends.redis import RedisStreamsBackend, RedisUnavailableErr
 from typed_events.cli import main
 from typed_events.envelope import encode
 
+from .blocking import BlockingRedis
 from .conftest import RedisServer, free_port
 from .helpers import dead_letters, eventually
 
-pytestmark = [pytest.mark.redis, pytest.mark.asyncio]
+pytestmark = [pytest.mark.redis, pytest.mark.anyio]
 
 STREAM = "typed-events:reading"
 NESTED = b"[" * 10_000
@@ -28,10 +29,10 @@ class Reading(Event, event_id="reading"):
     n: int
 
 
-def settled(client: Any, stream: str = STREAM) -> bool:
+def settled(client: BlockingRedis, stream: str = STREAM) -> bool:
     """Every group of ``stream`` has read it to the end and acknowledged everything."""
-    last = client.xinfo_stream(stream)["last-generated-id"]
-    groups = client.xinfo_groups(stream)
+    last = client.last_id(stream)
+    groups = client.groups(stream)
     return bool(groups) and all(
         g["pending"] == 0 and g["last-delivered-id"] == last for g in groups
     )
@@ -72,11 +73,12 @@ async def test_the_delivery_count_guard_runs_before_decoding(redis_server: Redis
 
     group = f"m:{never_reached.name}"
     client = redis_server.client()
-    client.xgroup_create(STREAM, group, id="0", mkstream=True)
+    client.xgroup_create(STREAM, group, "0", mkstream=True)
     client.xadd(STREAM, {"envelope": b"{not json"})
     # Consumers that read it and died before they could decode it, five times.
     reply: Any = client.xreadgroup(group, "ghost", {STREAM: ">"})
-    [[_, [(message_id, _)]]] = reply
+    [[entry]] = reply.values()
+    message_id = entry.identifier
     for _ in range(4):
         client.xclaim(STREAM, group, "ghost", 0, [message_id])
     backend = RedisStreamsBackend(redis_server.url, service="m", max_retries=2, claim_idle=0.05)

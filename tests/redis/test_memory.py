@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from typed_events.backends.redis._client import Client
 from typed_events.envelope import encode
 
 from .conftest import RedisServer
@@ -20,17 +21,20 @@ ROOT = Path(__file__).resolve().parents[2]
 MB = 1_000_000
 
 
+@pytest.mark.parametrize("loop", ["asyncio", "trio"])
 def test_max_read_bytes_bounds_what_large_messages_bring_into_memory(
-    redis_server: RedisServer,
+    redis_server: RedisServer, loop: str
 ) -> None:
-    client = redis_server.client()
     envelope = encode(Blob(data="x" * (5 * MB)), source="/test")
-    pipe = client.pipeline(transaction=False)
-    for _ in range(40):  # 200 MB in the stream; the default batch would read all 40 at once
-        pipe.xadd("typed-events:blob", {"envelope": envelope})
-    pipe.execute()
+
+    async def write(client: Client) -> None:
+        async with client.pipeline(transaction=False) as pipe:
+            for _ in range(40):  # 200 MB in the stream; one unbounded read takes all 40
+                pipe.xadd("typed-events:blob", {"envelope": envelope})
+
+    redis_server.client().run(write)
     reader = subprocess.run(
-        [sys.executable, "-m", "tests.redis.reader", redis_server.url, "40", str(12 * MB)],
+        [sys.executable, "-m", "tests.redis.reader", redis_server.url, "40", str(12 * MB), loop],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'src'}"},
         capture_output=True,

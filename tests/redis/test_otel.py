@@ -30,7 +30,7 @@ class Shipped(Event, event_id="shipped"):
     parcel: int
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_on_call_wraps_every_attempt_of_a_redis_consumer_in_the_delivery_context(
     redis_server: RedisServer,
 ) -> None:
@@ -63,7 +63,7 @@ async def test_on_call_wraps_every_attempt_of_a_redis_consumer_in_the_delivery_c
     assert bus.stats.redelivered == 1
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_redis_spans_carry_the_stream_the_group_and_the_cloudevents_id(
     redis_server: RedisServer, telemetry: Telemetry
 ) -> None:
@@ -114,7 +114,7 @@ async def test_redis_spans_carry_the_stream_the_group_and_the_cloudevents_id(
     assert [a["messaging.consumer.group.name"] for a, _ in consumed] == [f"shop:{notify.name}"]
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_a_failed_redis_delivery_ends_its_span_with_the_error(
     redis_server: RedisServer, telemetry: Telemetry
 ) -> None:
@@ -138,10 +138,11 @@ def _spans(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
-def _run(role: str, url: str, out: Path, count: int) -> subprocess.Popen[bytes]:
+def _run(role: str, url: str, out: Path, count: int, loop: str) -> subprocess.Popen[bytes]:
     code = "import sys; from tests.redis.otel_app import main; sys.exit(main())"
+    options = ["--url", url, "--out", str(out), "--count", str(count), "--loop", loop]
     return subprocess.Popen(
-        [sys.executable, "-c", code, role, "--url", url, "--out", str(out), "--count", str(count)],
+        [sys.executable, "-c", code, role, *options],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'src'}"},
     )
@@ -150,12 +151,12 @@ def _run(role: str, url: str, out: Path, count: int) -> subprocess.Popen[bytes]:
 def test_the_consumer_process_continues_the_emitter_process_trace(
     redis_server: RedisServer, tmp_path: Path
 ) -> None:
-    consumer = _run("consumer", redis_server.url, tmp_path, 2)
+    consumer = _run("consumer", redis_server.url, tmp_path, 2, "trio")  # across event loops
     try:
         ready = tmp_path / "ready"
         wait_for(lambda: ready.exists() or consumer.poll() is not None, "the consumer to start")
         assert consumer.poll() is None, "the consumer exited before it was ready"
-        emitter = _run("emitter", redis_server.url, tmp_path, 2)
+        emitter = _run("emitter", redis_server.url, tmp_path, 2, "asyncio")
         assert emitter.wait(timeout=60) == 0
         assert consumer.wait(timeout=60) == 0
     finally:
@@ -178,7 +179,7 @@ def test_the_consumer_process_continues_the_emitter_process_trace(
     assert {s["attributes"]["messaging.system"] for s in processes} == {"redis"}
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_gauges_report_the_sampled_group_backlog_and_the_dead_letters(
     redis_server: RedisServer, telemetry: Telemetry
 ) -> None:

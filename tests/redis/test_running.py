@@ -7,6 +7,7 @@ import logging
 
 import anyio
 import pytest
+from coredis import PureToken
 
 from typed_events import Event, EventBus, listener
 from typed_events.backends.redis import (
@@ -16,10 +17,11 @@ from typed_events.backends.redis import (
 )
 from typed_events.envelope import encode
 
+from .blocking import BlockingRedis
 from .conftest import RedisServer
 from .helpers import eventually
 
-pytestmark = [pytest.mark.redis, pytest.mark.asyncio]
+pytestmark = [pytest.mark.redis, pytest.mark.anyio]
 
 STREAM = "typed-events:reading"
 
@@ -51,8 +53,8 @@ async def test_messages_trimmed_before_they_were_read_are_logged_and_counted(
         client.xadd(
             STREAM,
             {"envelope": encode(Reading(n=n), source="/t")},
-            maxlen=10,
-            approximate=False,
+            trim_strategy=PureToken.MAXLEN,
+            threshold=10,  # exactly: no "~"
         )
         for n in range(1, 51)
     ]
@@ -73,8 +75,8 @@ async def test_messages_trimmed_before_they_were_read_are_logged_and_counted(
             client.xadd(
                 STREAM,
                 {"envelope": encode(Reading(n=n), source="/t")},
-                maxlen=10,
-                approximate=False,
+                trim_strategy=PureToken.MAXLEN,
+                threshold=10,
             )
         caplog.clear()
         backend = RedisStreamsBackend(redis_server.url, service="t")
@@ -107,7 +109,7 @@ async def test_each_message_is_acknowledged_when_its_call_ends_not_with_its_batc
     backend = RedisStreamsBackend(redis_server.url, service="a", batch_size=10)
 
     def pending() -> int:
-        return int(client.xpending(STREAM, group)["pending"])
+        return int(client.xpending(STREAM, group).pending)
 
     async with EventBus([mostly_fast], backend=backend):
         await eventually(lambda: len(done) == 9, "the nine fast calls")
@@ -138,8 +140,8 @@ async def test_a_login_redis_starts_refusing_is_named_and_emit_async_gives_up_in
         await bus.emit_async(Reading(n=1))
         await eventually(lambda: seen == [1], "the first event")
         # The password changes under the running services; their connections are cut.
-        admin.config_set("requirepass", "rotated")
-        admin.client_kill_filter(_type="normal", skipme=True)
+        admin.config_set({"requirepass": "rotated"})
+        admin.client_kill(type_=PureToken.NORMAL, skipme=False)
         with pytest.raises(RedisWriteError) as info:
             await bus.emit_async(Reading(n=2))
         assert "authentication failed for user 'default'" in str(info.value)
@@ -150,7 +152,11 @@ async def test_a_login_redis_starts_refusing_is_named_and_emit_async_gives_up_in
             bus.emit(Reading(n=4))
         assert "authentication failed for user 'default'" in str(full.value)
         assert "is Redis down or slow" not in str(full.value)
-        admin.config_set("requirepass", "")
+        rotated = BlockingRedis(url.replace("redis://", "redis://:rotated@"))
+        try:
+            rotated.config_set({"requirepass": ""})
+        finally:
+            rotated.close()
         await eventually(lambda: seen == [1, 3], "the buffered event, once the login works")
     messages = [r.getMessage() for r in caplog.records]
     refused = [m for m in messages if "authentication failed for user 'default'" in m]

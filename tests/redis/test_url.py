@@ -1,4 +1,4 @@
-"""Redis URLs in errors and logs: every password form masked; the ACL user as redis-py reads it."""
+"""Redis URLs in errors and logs: every password form masked; the ACL user as coredis reads it."""
 
 from __future__ import annotations
 

@@ -16,10 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session
 
+from tests.redis.blocking import BlockingRedis
 from tests.redis.conftest import RedisServer
 from tests.redis.helpers import eventually
 from typed_events import Event, EventBus, listener
@@ -89,8 +89,8 @@ def stop(process: subprocess.Popen[str]) -> tuple[int, str]:
     return process.returncode, err
 
 
-def stream_length(client: redis.Redis) -> int:
-    return client.xlen(STREAM) if client.exists(STREAM) else 0
+def stream_length(client: BlockingRedis) -> int:
+    return int(client.xlen(STREAM))  # 0 for a stream not made yet
 
 
 def consumer_bus(redis_url: str) -> EventBus:
@@ -98,7 +98,7 @@ def consumer_bus(redis_url: str) -> EventBus:
     return EventBus([record], backend=RedisStreamsBackend(redis_url, service="consumer"))
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_kill_9_of_the_relay_mid_backlog_then_a_new_relay_delivers_all(
     postgres_url: str, pg_engine: Engine, redis_server: RedisServer
 ) -> None:
@@ -131,7 +131,7 @@ async def test_kill_9_of_the_relay_mid_backlog_then_a_new_relay_delivers_all(
     assert client.xlen(STREAM) == len(deliveries)
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_two_relays_share_2000_rows_each_published_once(
     postgres_url: str, pg_engine: Engine, redis_server: RedisServer
 ) -> None:
@@ -162,7 +162,7 @@ class Retired(Event, event_id="sa_retired"):
     reason: str
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_poison_rows_through_redis_are_dead_lettered_and_the_rest_delivered(
     pg_engine: Engine, redis_server: RedisServer
 ) -> None:

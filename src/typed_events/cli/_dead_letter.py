@@ -19,15 +19,15 @@ replay/delete could not handle one, 2 usage error or Redis unreachable.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    import redis
-
+    from typed_events.backends.redis._client import Client
     from typed_events.backends.redis._dead_letter import DeadLetter
 
 __all__ = ["add_parser"]
@@ -35,7 +35,7 @@ __all__ = ["add_parser"]
 _PAGE = 500
 _DEFAULT_URL = "redis://localhost:6379/0"
 
-_Entry = tuple[bytes, dict[bytes, bytes]]
+_Entry = tuple[bytes, Any]
 """A dead-letter stream entry: its id and fields (bytes: the client does not decode)."""
 
 
@@ -118,21 +118,23 @@ def _usage(command: argparse.ArgumentParser) -> int:
 
 
 def _with_client(
-    action: Callable[[redis.Redis, str, argparse.Namespace], int],
+    action: Callable[[Client, str, argparse.Namespace], Awaitable[int]],
 ) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         try:
-            import redis
-            import redis.exceptions
+            import anyio
+
+            from typed_events.backends.redis._client import open_client
+            from typed_events.backends.redis._connection import RedisError
         except ModuleNotFoundError:
             print(
-                "typed-events: error: the dead-letter command needs redis-py: "
+                "typed-events: error: the dead-letter command needs the coredis client: "
                 "pip install 'typed-events[redis]'",
                 file=sys.stderr,
             )
             return 2
         # Imported here: the rest of the command line works without the redis extra.
-        from typed_events.backends.redis._dead_letter import dead_letter_key
+        from typed_events.backends.redis._keys import dead_letter_key
         from typed_events.backends.redis._url import mask_url
 
         url = (
@@ -140,28 +142,31 @@ def _with_client(
             or os.environ.get("TYPED_EVENTS_REDIS_URL")
             or os.environ.get("REDIS_URL", _DEFAULT_URL)
         )
+
+        async def session() -> int:
+            async with contextlib.AsyncExitStack() as stack:
+                try:  # the client connects on its first command: this reads the URL only
+                    client = await stack.enter_async_context(open_client(url))
+                except ValueError as error:
+                    print(f"typed-events: error: bad --url: {error}", file=sys.stderr)
+                    return 2
+                return await action(client, dead_letter_key(args.prefix), args)
+
         try:
-            client = redis.Redis.from_url(url)  # pyright: ignore[reportUnknownMemberType]  # redis-py leaves from_url's **kwargs unannotated
-        except ValueError as error:
-            print(f"typed-events: error: bad --url: {error}", file=sys.stderr)
-            return 2
-        try:
-            return action(client, dead_letter_key(args.prefix), args)
-        except (redis.exceptions.RedisError, OSError) as error:
+            return anyio.run(session)
+        except (RedisError, OSError) as error:
             print(
                 f"typed-events: error: Redis at {mask_url(url)} failed: {error}. Check --url "
                 "(or $TYPED_EVENTS_REDIS_URL) and that redis-server runs there",
                 file=sys.stderr,
             )
             return 2
-        finally:
-            client.close()
 
     return run
 
 
-def _list(client: redis.Redis, key: str, args: argparse.Namespace) -> int:
-    letters = list(_selected(client, key, args))
+async def _list(client: Client, key: str, args: argparse.Namespace) -> int:
+    letters = [letter async for letter in _selected(client, key, args)]
     shown = letters[: max(args.count, 0)]
     if args.format == "json":
         print(json.dumps([_summary(letter) for letter in shown], indent=2))  # escapes controls
@@ -188,10 +193,10 @@ def _list(client: redis.Redis, key: str, args: argparse.Namespace) -> int:
     return 1 if letters else 0
 
 
-def _inspect(client: redis.Redis, key: str, args: argparse.Namespace) -> int:
+async def _inspect(client: Client, key: str, args: argparse.Namespace) -> int:
     from typed_events.backends.redis._dead_letter import DeadLetter
 
-    entries = _range(client, key, args.id, args.id)
+    entries = await _range(client, key, args.id, args.id)
     if not entries:
         print(f"typed-events: error: no dead letter {args.id} in {key}", file=sys.stderr)
         return 2
@@ -218,17 +223,17 @@ def _inspect(client: redis.Redis, key: str, args: argparse.Namespace) -> int:
     return 0
 
 
-def _replay(client: redis.Redis, key: str, args: argparse.Namespace) -> int:
+async def _replay(client: Client, key: str, args: argparse.Namespace) -> int:
     from typed_events.backends.redis._dead_letter import ReplayError
 
-    letters = _chosen(client, key, args)
+    letters = await _chosen(client, key, args)
     if letters is None:
         return 2
     failed = 0
     for letter in letters:
         try:
             fields: dict[Any, Any] = letter.replay_fields()
-            _require_group(client, letter)
+            await _require_group(client, letter)
         except ReplayError as error:
             print(_safe(f"cannot replay {letter.id}: {error}"), file=sys.stderr)
             failed += 1
@@ -236,26 +241,26 @@ def _replay(client: redis.Redis, key: str, args: argparse.Namespace) -> int:
         if args.dry_run:
             print(_safe(f"would replay {letter.id} to {letter.stream} for {letter.group}"))
             continue
-        new_id = client.xadd(letter.stream, fields)
+        new_id = await client.xadd(letter.stream, fields)
         if not args.keep:
-            client.xdel(key, letter.id)
+            await client.xdel(key, [letter.id])
         print(
             _safe(f"replayed {letter.id} to {letter.stream} as {_text(new_id)} for {letter.group}")
         )
     return 1 if failed else 0
 
 
-def _require_group(client: redis.Redis, letter: DeadLetter) -> None:
+async def _require_group(client: Client, letter: DeadLetter) -> None:
     """Refuse a replay for a consumer group its stream no longer has (a renamed listener)."""
-    import redis.exceptions
+    from coredis.exceptions import ResponseError
 
     from typed_events.backends.redis._dead_letter import ReplayError
 
     try:
-        groups: list[dict[str, Any]] = client.xinfo_groups(letter.stream)
-    except redis.exceptions.ResponseError:  # no such stream
-        groups = []
-    names = sorted(_text(info.get("name")) for info in groups)
+        groups = await client.xinfo_groups(letter.stream)
+    except ResponseError:  # no such stream
+        groups = ()
+    names = sorted(_text(info.get(b"name")) for info in groups)
     if letter.group not in names:
         raise ReplayError(
             f"{letter.stream} has no consumer group {letter.group!r} (groups: "
@@ -263,17 +268,17 @@ def _require_group(client: redis.Redis, letter: DeadLetter) -> None:
         )
 
 
-def _delete(client: redis.Redis, key: str, args: argparse.Namespace) -> int:
-    letters = _chosen(client, key, args)
+async def _delete(client: Client, key: str, args: argparse.Namespace) -> int:
+    letters = await _chosen(client, key, args)
     if letters is None:
         return 2
     for letter in letters:
-        client.xdel(key, letter.id)
+        await client.xdel(key, [letter.id])
     print(f"deleted {len(letters)} dead letter(s) from {key}")
     return 0
 
 
-def _chosen(client: redis.Redis, key: str, args: argparse.Namespace) -> list[DeadLetter] | None:
+async def _chosen(client: Client, key: str, args: argparse.Namespace) -> list[DeadLetter] | None:
     """The dead letters named by id, or every selected one with --all; None: usage error."""
     from typed_events.backends.redis._dead_letter import DeadLetter
 
@@ -281,10 +286,10 @@ def _chosen(client: redis.Redis, key: str, args: argparse.Namespace) -> list[Dea
         print("typed-events: error: name dead letter IDs, or pass --all", file=sys.stderr)
         return None
     if args.all:
-        return list(_selected(client, key, args))
+        return [letter async for letter in _selected(client, key, args)]
     letters: list[DeadLetter] = []
     for entry_id in args.ids:
-        entries = _range(client, key, entry_id, entry_id)
+        entries = await _range(client, key, entry_id, entry_id)
         if not entries:
             print(f"typed-events: error: no dead letter {entry_id} in {key}", file=sys.stderr)
             return None
@@ -292,12 +297,14 @@ def _chosen(client: redis.Redis, key: str, args: argparse.Namespace) -> list[Dea
     return [letter for letter in letters if _matches(letter, args)]
 
 
-def _selected(client: redis.Redis, key: str, args: argparse.Namespace) -> Iterator[DeadLetter]:
+async def _selected(
+    client: Client, key: str, args: argparse.Namespace
+) -> AsyncIterator[DeadLetter]:
     from typed_events.backends.redis._dead_letter import DeadLetter
 
     start = "-"
     while True:
-        page = _range(client, key, start, "+", count=_PAGE)
+        page = await _range(client, key, start, "+", count=_PAGE)
         for entry_id, fields in page:
             letter = DeadLetter.from_entry(entry_id, fields)
             if _matches(letter, args):
@@ -307,14 +314,16 @@ def _selected(client: redis.Redis, key: str, args: argparse.Namespace) -> Iterat
         start = "(" + _text(page[-1][0])  # exclusive start: after the last one seen
 
 
-def _range(
-    client: redis.Redis, key: str, start: str, end: str, *, count: int | None = None
+async def _range(
+    client: Client, key: str, start: str, end: str, *, count: int | None = None
 ) -> list[_Entry]:
     """``XRANGE key start end [COUNT count]``."""
-    # redis-py types the reply for any client (str or bytes, an entry's fields possibly
-    # None, the reply possibly None); ours does not decode, and XRANGE returns an array of
-    # entries that each have fields.
-    return cast(list[_Entry], client.xrange(key, min=start, max=end, count=count))
+    entries = await client.xrange(key, start, end, count=count)
+    return [(_as_bytes(entry.identifier), entry.field_values) for entry in entries]
+
+
+def _as_bytes(value: str | bytes) -> bytes:
+    return value if isinstance(value, bytes) else value.encode()
 
 
 def _matches(letter: DeadLetter, args: argparse.Namespace) -> bool:

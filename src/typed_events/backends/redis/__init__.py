@@ -11,8 +11,8 @@ envelopes (:mod:`typed_events.envelope`); each listener is a consumer group
 ``{service}:{listener qualified name}``, so N replicas of a service handle each event
 once per listener. Delivery is at least once; :func:`current_delivery` gives a
 listener the event's CloudEvents ``id`` to deduplicate on. Needs the ``redis`` extra
-(``pip install 'typed-events[redis]'``) and runs on asyncio only, as redis-py's
-asyncio client does.
+(``pip install 'typed-events[redis]'``, which brings the coredis client) and runs on
+asyncio and trio.
 """
 
 from typed_events.backends.redis._backend import RedisStreamsBackend

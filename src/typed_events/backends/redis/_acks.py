@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 import anyio.abc
 
@@ -44,6 +44,6 @@ class AckPipe:
             self._sending = False
 
 
-def json_fields(fields: dict[bytes, bytes]) -> bytes:
+def json_fields(fields: Mapping[bytes, bytes]) -> bytes:
     """Stream entry fields as a JSON object (for a dead letter of a malformed entry)."""
     return json.dumps({text(k): text(v) for k, v in fields.items()}).encode()

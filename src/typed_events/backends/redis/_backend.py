@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -12,18 +11,20 @@ import uuid
 from urllib.parse import urlsplit
 
 import anyio
-import redis.exceptions
-from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 
 from typed_events._report import ShutdownReport, UndeliveredCall, UndeliveredReason
 from typed_events._settings import require_int, require_seconds
 from typed_events.backends.base import BaseEventEmitterBackend, Lifecycle
 from typed_events.backends.redis._backlog import Backlog, sample
-from typed_events.backends.redis._connection import cause_of
+from typed_events.backends.redis._client import Client, open_client
+from typed_events.backends.redis._connection import RedisError, cause_of
 from typed_events.backends.redis._consumer import ConsumerSettings, GroupConsumer
-from typed_events.backends.redis._dead_letter import DEAD_LETTER_SUFFIX, dead_letter_key
+from typed_events.backends.redis._keys import (
+    DEAD_LETTER_SUFFIX,
+    dead_letter_key,
+    group_name,
+    stream_key,
+)
 from typed_events.backends.redis._url import mask_url, url_user
 from typed_events.backends.redis._writer import PendingWrite, StreamWriter
 from typed_events.envelope import EnvelopeError, current_outgoing, encode
@@ -40,7 +41,7 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
 
     :param url: ``redis://[[user]:password@]host[:port][/db]``, ``rediss://`` for TLS
         (query options such as ``?ssl_cert_reqs=none`` or ``ssl_ca_certs=...`` go to
-        redis-py), or ``unix:///path/to/socket``.
+        the coredis client), or ``unix:///path/to/socket``.
     :param service: the name of this service; with the listener's qualified name it
         names the consumer group, so every replica of a service must use the same one.
     :param stream_prefix: prefix of every key: streams ``{prefix}{event_id}`` and the
@@ -134,7 +135,7 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
         self.consumer_name = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.source = f"/typed-events/{service}"
         self.dead_letter_stream = dead_letter_key(stream_prefix)
-        self._client: Redis | None = None
+        self._client: Client | None = None
         self._writer = StreamWriter(max_pending, maxlen, self.user)
         self._consumers: list[GroupConsumer] = []
         self.backlog: Backlog | None = None
@@ -142,11 +143,11 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
 
     def stream_key(self, event_id: str) -> str:
         """The stream holding the events of ``event_id``."""
-        return f"{self.stream_prefix}{event_id}"
+        return stream_key(self.stream_prefix, event_id)
 
     def group_name(self, listener_name: str) -> str:
         """The consumer group of a listener (by qualified name) in this service."""
-        return f"{self.service}:{listener_name}"
+        return group_name(self.service, listener_name)
 
     # -- emitting -----------------------------------------------------------------------
 
@@ -209,52 +210,45 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
 
         :raises RedisUnavailableError: if Redis cannot be reached (or refuses the login).
         """
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            raise RuntimeError(
-                "RedisStreamsBackend runs on asyncio only (redis-py's client is asyncio-only); "
-                "run this app on asyncio, e.g. anyio.run(main, backend='asyncio')"
-            ) from None
         dispatcher = lifecycle.dispatcher
         if DEAD_LETTER_SUFFIX in dispatcher.routing.registry:
             raise ConfigurationError(
                 f"event id {DEAD_LETTER_SUFFIX!r} would share its stream with the dead "
                 f"letters ({self.dead_letter_stream!r}); give that event another id"
             )
-        client = await self._connect()
         unwritten: list[PendingWrite] = []
         left_pending = 0
         timed_out = False
+        readers = sum(map(len, dispatcher.routing.routes.values())) if self.consume else 0
         try:
-            self._writer = StreamWriter(self.max_pending, self.maxlen, self.user)
-            self._writer.client = client
-            self._writer.accepting = True
-            async with anyio.create_task_group() as tasks:
-                tasks.start_soon(self._writer.run)
-                for consumer in self._consumers:
-                    tasks.start_soon(consumer.run)
-                if self._consumers:
-                    tasks.start_soon(self._heartbeat)
-                lifecycle.started()
-                await lifecycle.stopping()
-                with lifecycle.deadline(self.shutdown_timeout) as drain:
+            async with open_client(self.url, blocking_readers=readers) as client:
+                await self._connect(client)
+                self._writer = StreamWriter(self.max_pending, self.maxlen, self.user)
+                self._writer.client = client
+                self._writer.accepting = True
+                async with anyio.create_task_group() as tasks:
+                    tasks.start_soon(self._writer.run)
                     for consumer in self._consumers:
-                        consumer.stop()
-                    for consumer in self._consumers:
-                        await consumer.finished.wait()
-                    # Listeners may have emitted follow-ups while finishing: write them too.
-                    await self._writer.flush()
-                timed_out = drain.cancelled_caught
-                unwritten = self._writer.close(
-                    f"the backend stopped first (shutdown_timeout={self.shutdown_timeout}s)"
-                )
-                left_pending = sum(len(consumer.in_flight) for consumer in self._consumers)
-                tasks.cancel_scope.cancel()
-            await self._forget_idle_consumers(client)
+                        tasks.start_soon(consumer.run)
+                    if self._consumers:
+                        tasks.start_soon(self._heartbeat)
+                    lifecycle.started()
+                    await lifecycle.stopping()
+                    with lifecycle.deadline(self.shutdown_timeout) as drain:
+                        for consumer in self._consumers:
+                            consumer.stop()
+                        for consumer in self._consumers:
+                            await consumer.finished.wait()
+                        # Listeners may have emitted follow-ups while finishing: write them too.
+                        await self._writer.flush()
+                    timed_out = drain.cancelled_caught
+                    unwritten = self._writer.close(
+                        f"the backend stopped first (shutdown_timeout={self.shutdown_timeout}s)"
+                    )
+                    left_pending = sum(len(consumer.in_flight) for consumer in self._consumers)
+                    tasks.cancel_scope.cancel()
+                await self._forget_idle_consumers(client)
         finally:
-            with anyio.CancelScope(shield=True):
-                await client.aclose()
             self._client = None
         calls = tuple(
             UndeliveredCall(w.event, w.stream, UndeliveredReason.NOT_WRITTEN) for w in unwritten
@@ -277,30 +271,22 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
             )
         return ShutdownReport(calls, timed_out)
 
-    async def _connect(self) -> Redis:
-        # redis-py retries nothing itself: the backend's loops own retrying and backoff
-        # (a blind retry of a pipeline would write events twice).
-        client = Redis.from_url(self.url, retry=Retry(NoBackoff(), 0))  # pyright: ignore[reportUnknownMemberType]  # redis-py leaves from_url's **kwargs unannotated
+    async def _connect(self, client: Client) -> None:
         try:
             self._consumers = self._plan_consumers(client) if self.consume else []
-            await client.ping()  # pyright: ignore[reportUnknownMemberType]  # redis-py leaves ping's **kwargs unannotated
+            await client.ping()
             for consumer in self._consumers:
                 await consumer.ensure_group()
-        except BaseException as exc:
-            with anyio.CancelScope(shield=True):
-                await client.aclose()
-            if isinstance(exc, redis.exceptions.RedisError | OSError):
-                raise RedisUnavailableError(
-                    f"RedisStreamsBackend cannot use Redis at {mask_url(self.url)}: "
-                    f"{cause_of(exc, self.user)}. "
-                    "Check that redis-server runs there, the URL (rediss:// for TLS), and "
-                    "the ACL user/password (it needs +@stream and +ping on the prefix's keys)"
-                ) from exc
-            raise
-        self._client = client
-        return client
+        except (RedisError, OSError) as exc:
+            raise RedisUnavailableError(
+                f"RedisStreamsBackend cannot use Redis at {mask_url(self.url)}: "
+                f"{cause_of(exc, self.user)}. "
+                "Check that redis-server runs there, the URL (rediss:// for TLS), and "
+                "the ACL user/password (it needs +@stream and +ping on the prefix's keys)"
+            ) from exc
+        self._client = client  # for sample_backlog; this client closes when run() ends
 
-    def _plan_consumers(self, client: Redis) -> list[GroupConsumer]:
+    def _plan_consumers(self, client: Client) -> list[GroupConsumer]:
         dispatcher = self.dispatcher
         settings = ConsumerSettings(
             client=client,
@@ -355,22 +341,22 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
             await anyio.sleep(interval)
             # Outages and refusals alike: the consumers' own loops report them.
             for consumer in self._consumers:
-                with contextlib.suppress(redis.exceptions.RedisError, OSError):
+                with contextlib.suppress(RedisError, OSError):
                     await consumer.heartbeat()
-            with contextlib.suppress(redis.exceptions.RedisError, OSError):
+            with contextlib.suppress(RedisError, OSError):
                 await self.sample_backlog()
 
-    async def _forget_idle_consumers(self, client: Redis) -> None:
+    async def _forget_idle_consumers(self, client: Client) -> None:
         """Delete this process's consumers from their groups when nothing is pending."""
         with anyio.move_on_after(min(self.shutdown_timeout, 1.0) or 0.1):
             for consumer in self._consumers:
                 try:
-                    pending = await client.xpending_range(
-                        consumer.stream, consumer.group, "-", "+", 1, self.consumer_name
+                    pending = await client.xpending(
+                        consumer.stream, consumer.group, "-", "+", 1, consumer=self.consumer_name
                     )
                     if not pending:  # deleting a consumer would drop its pending messages
                         await client.xgroup_delconsumer(
                             consumer.stream, consumer.group, self.consumer_name
                         )
-                except (redis.exceptions.RedisError, OSError):
+                except (RedisError, OSError):
                     return

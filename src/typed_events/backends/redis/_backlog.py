@@ -11,8 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from redis.asyncio import Redis
-
+from typed_events.backends.redis._client import Client
 from typed_events.backends.redis._group import text
 
 __all__ = ["Backlog", "GroupBacklog", "sample"]
@@ -50,7 +49,7 @@ class Backlog:
 
 
 async def sample(
-    client: Redis, groups: Iterable[tuple[str, str]], dead_letter_stream: str
+    client: Client, groups: Iterable[tuple[str, str]], dead_letter_stream: str
 ) -> Backlog:
     """Ask Redis (``XINFO GROUPS`` per stream, ``XLEN``) for a :class:`Backlog`."""
     wanted: dict[str, set[str]] = {}
@@ -58,7 +57,7 @@ async def sample(
         wanted.setdefault(stream, set()).add(group)
     found: list[GroupBacklog] = []
     for stream, names in wanted.items():
-        replies: list[dict[Any, Any]] = await client.xinfo_groups(stream)
+        replies: tuple[dict[Any, Any], ...] = await client.xinfo_groups(stream)
         for reply in replies:
             info = {text(k): v for k, v in reply.items()}
             name = text(info["name"])

@@ -11,11 +11,12 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import anyio
-import redis.exceptions
+from coredis import exceptions as errors
 
 __all__ = [
     "RETRYABLE",
     "Backoff",
+    "RedisError",
     "OutageWatch",
     "cause_of",
     "describe",
@@ -29,12 +30,18 @@ logger = logging.getLogger("typed_events")
 _Argument = TypeVar("_Argument")
 _Result = TypeVar("_Result")
 
+RedisError = errors.RedisError
+"""Every error the client raises for Redis's refusals and lost connections."""
+
 RETRYABLE: tuple[type[BaseException], ...] = (
-    redis.exceptions.ConnectionError,  # includes BusyLoadingError (AOF being loaded)
-    redis.exceptions.TimeoutError,
-    redis.exceptions.ReadOnlyError,  # a failover in progress
-    redis.exceptions.TryAgainError,
-    redis.exceptions.ClusterDownError,
+    errors.ConnectionError,  # includes BusyLoadingError (AOF being loaded)
+    TimeoutError,
+    errors.ReadOnlyError,  # a failover in progress
+    errors.TryAgainError,
+    errors.ClusterDownError,
+    # A refused login (WRONGPASS, NOAUTH), at connect time or after a reconnect: an
+    # outage too (an operator fixes the ACL and the backend goes on), logged as itself.
+    errors.AuthenticationError,
     OSError,
 )
 """Errors that mean "Redis is not reachable right now": back off and try again."""
@@ -60,14 +67,14 @@ class Backoff:
 
 
 def describe(exc: BaseException) -> str:
-    """``Type: message`` for logs (redis-py's repr hides the message)."""
+    """``Type: message``, for logs and errors."""
     return f"{type(exc).__name__}: {exc}"
 
 
 def is_auth_failure(exc: BaseException) -> bool:
     """True when Redis refused the login: a wrong or missing password, an unknown or
     disabled ACL user (``WRONGPASS``, ``NOAUTH``), at connect time or after a reconnect."""
-    return isinstance(exc, redis.exceptions.AuthenticationError)
+    return isinstance(exc, errors.AuthenticationError)
 
 
 def cause_of(exc: BaseException, user: str) -> str:
@@ -86,7 +93,11 @@ def cause_of(exc: BaseException, user: str) -> str:
 def is_missing_group(exc: BaseException) -> bool:
     """True for Redis's NOGROUP error (or XINFO's "no such key"): the consumer group, or
     its stream, is gone."""
-    return isinstance(exc, redis.exceptions.ResponseError) and (
+    if isinstance(exc, errors.StreamDuplicateConsumerGroupError):
+        return False
+    if isinstance(exc, errors.StreamConsumerGroupError):  # NOGROUP
+        return True
+    return isinstance(exc, errors.ResponseError) and (
         "NOGROUP" in str(exc) or "no such key" in str(exc)
     )
 
@@ -145,7 +156,7 @@ class OutageWatch:
         deadline).
 
         :return: its result, or None if the group vanished (nothing is pending any more).
-        :raises redis.exceptions.RedisError: for a refusal other than NOGROUP.
+        :raises RedisError: for a refusal other than NOGROUP.
         """
         backoff = Backoff()
         while True:
@@ -155,7 +166,7 @@ class OutageWatch:
                 self.failed(exc)
                 await anyio.sleep(backoff.next_delay())
                 continue
-            except redis.exceptions.ResponseError as exc:
+            except errors.RedisError as exc:
                 if not is_missing_group(exc):
                     raise
                 # The group vanished (Redis lost its data): nothing is pending any more;

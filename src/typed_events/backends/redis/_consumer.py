@@ -21,15 +21,15 @@ from typing import Any
 
 import anyio
 import anyio.abc
-import redis.exceptions
-from redis.asyncio import Redis
 
 from typed_events._routing import Subscription
 from typed_events.backends.redis._acks import AckPipe, json_fields
+from typed_events.backends.redis._client import Client, trim
 from typed_events.backends.redis._connection import (
     RETRYABLE,
     Backoff,
     OutageWatch,
+    RedisError,
     describe,
     is_missing_group,
     sleep_unless,
@@ -48,14 +48,14 @@ logger = logging.getLogger("typed_events")
 
 _ENVELOPE_KEY = ENVELOPE_FIELD.encode()
 _REPLAY_KEY = REPLAY_FIELD.encode()
-_BLOCK_MS_MAX = 2000  # below redis-py's 5 s socket timeout
+_BLOCK_MS_MAX = 2000  # a stopped Redis is noticed within this, even with no timeout
 
 
 @dataclass(frozen=True)
 class ConsumerSettings:
     """What every group consumer of one backend shares."""
 
-    client: Redis
+    client: Client
     consumer: str
     registry: EventRegistry
     dispatcher: Dispatcher  # the bus's pipeline: attempts a delivery, settles it
@@ -132,7 +132,7 @@ class GroupConsumer:
                         self._outage.failed(exc)
                         await sleep_unless(self.stopping, backoff.next_delay())
                         continue
-                    except redis.exceptions.RedisError as exc:
+                    except RedisError as exc:
                         await self._recover(exc, backoff)
                         continue
                     self._outage.succeeded()
@@ -143,13 +143,13 @@ class GroupConsumer:
         finally:
             self.finished.set()
 
-    async def _recover(self, exc: redis.exceptions.RedisError, backoff: Backoff) -> None:
+    async def _recover(self, exc: RedisError, backoff: Backoff) -> None:
         if is_missing_group(exc):
             # Redis lost the group (restarted without persistence): recreate it.
             logger.warning(
                 "consumer group %s on %s vanished; recreating it", self.group, self.stream
             )
-            with contextlib.suppress(redis.exceptions.RedisError, OSError):
+            with contextlib.suppress(RedisError, OSError):
                 await self.ensure_group()  # if not now, the next round tells
             return
         # A refusal such as NOPERM: keep the service up, and say so loudly but slowly.
@@ -239,7 +239,7 @@ class GroupConsumer:
         """Run the listener on one message; True when it can be acknowledged now."""
         try:
             return await self._handle_message(message, retries)
-        except redis.exceptions.RedisError as exc:
+        except RedisError as exc:
             # Refused (not unreachable: that is retried): leave the message pending and
             # stop holding it, so it is taken over again after claim_idle.
             self.in_flight.discard(message.id)
@@ -398,7 +398,7 @@ class GroupConsumer:
             return
         try:
             await self._outage.until_done(self._commands.ack, message_ids)
-        except redis.exceptions.RedisError as exc:
+        except RedisError as exc:
             logger.error(
                 "consumer group %s: Redis refused to acknowledge %d message(s) of %s (%s); "
                 "they are delivered again after claim_idle",
@@ -446,5 +446,5 @@ class GroupConsumer:
     async def _xadd_dead_letter(self, letter: DeadLetter) -> None:
         fields: dict[Any, Any] = letter.to_fields()
         await self.settings.client.xadd(
-            self.settings.dead_letter_stream, fields, maxlen=self.settings.maxlen
+            self.settings.dead_letter_stream, fields, **trim(self.settings.maxlen)
         )

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from typed_events.backends.redis._keys import DEAD_LETTER_SUFFIX, dead_letter_key
 from typed_events.errors import ReplayError
 
 __all__ = [
@@ -37,19 +38,12 @@ __all__ = [
 ENVELOPE_FIELD = "envelope"
 """The stream entry field that holds the envelope JSON."""
 
-DEAD_LETTER_SUFFIX = "dead-letter"
-
 REPLAY_FIELD = "replay-for"
 """The stream entry field naming the only consumer group a replayed message is for."""
 
 # A dead letter keeps at most this much of an oversized message: enough to see what it
 # was, without doubling the memory a too-large message already takes.
 KEPT_BYTES_OF_OVERSIZED = 4096
-
-
-def dead_letter_key(stream_prefix: str) -> str:
-    """The dead-letter stream of a backend using ``stream_prefix``."""
-    return f"{stream_prefix}{DEAD_LETTER_SUFFIX}"
 
 
 @dataclass(frozen=True)

@@ -1,32 +1,30 @@
 """One consumer's commands on one consumer group of a stream, with their replies typed.
 
-Part of :mod:`typed_events.backends.redis`. redis-py types stream replies for every
-client at once (``bytes`` or ``str`` keys and values, RESP2 lists or RESP3 maps, fields
-``None`` for entries deleted while pending). The backend's client does not decode
-responses, so this module reads each reply, once, as the bytes it is; the delivery
-policy in :mod:`typed_events.backends.redis._consumer` sees only :class:`StreamMessage`.
+Part of :mod:`typed_events.backends.redis`. The client's replies are typed for a client
+that may decode (``str`` or ``bytes``); the backend's does not, so this module reads each
+reply, once, as the bytes it is; the delivery policy in
+:mod:`typed_events.backends.redis._consumer` sees only :class:`StreamMessage`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-import redis.exceptions
-from redis.asyncio import Redis
+from coredis import exceptions as errors
+from coredis.response.types import StreamEntry, StreamPendingExt
+
+from typed_events.backends.redis._client import Client
 
 logger = logging.getLogger("typed_events")
 
 __all__ = ["text", "AutoClaimed", "Entry", "GroupCommands", "StreamMessage", "Trimmed"]
 
-Entry = tuple[bytes, dict[bytes, bytes]]
+Entry = tuple[bytes, Mapping[bytes, bytes]]
 """A stream entry: its id and its fields."""
-
-# An entry as XREADGROUP, XCLAIM and XAUTOCLAIM return it: fields are None when the
-# entry was deleted (trimmed) while it was pending.
-_ReplyEntry = tuple[bytes, dict[bytes, bytes] | None]
 
 
 @dataclass
@@ -39,7 +37,7 @@ class StreamMessage:
     """
 
     id: bytes
-    fields: dict[bytes, bytes]
+    fields: Mapping[bytes, bytes]
     attempt: int
 
 
@@ -79,7 +77,7 @@ class GroupCommands:
     :ivar consumer: this process's consumer name in the group.
     """
 
-    client: Redis
+    client: Client
     stream: str
     group: str
     consumer: str
@@ -90,13 +88,36 @@ class GroupCommands:
     async def create(self) -> None:
         """Create the group (and the stream) if missing; a new group reads the retained stream.
 
-        :raises redis.exceptions.ResponseError: for any refusal but "the group exists".
+        :raises coredis.exceptions.RedisError: for any refusal but "the group exists".
         """
+        # BUSYGROUP: another consumer (or an earlier run) made it.
+        with contextlib.suppress(errors.StreamDuplicateConsumerGroupError):
+            await self.client.xgroup_create(self.stream, self.group, "0", mkstream=True)
+        await self._check_transactions()
+
+    async def _check_transactions(self) -> None:
+        """Find out once whether the ACL user may run MULTI/EXEC (:meth:`read_now` uses it).
+
+        Asked with a transaction that reads nothing, so a refusal costs no message.
+        """
+        if not self._atomic:
+            return
         try:
-            await self.client.xgroup_create(self.stream, self.group, id="0", mkstream=True)
-        except redis.exceptions.ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
+            async with self.client.pipeline(transaction=True) as pipe:
+                pipe.xlen(self.stream)
+        except errors.AuthorizationError as exc:  # NOPERM for MULTI
+            self._atomic = False
+            logger.warning(
+                "consumer group %s: the ACL user may not run MULTI/EXEC, so messages "
+                "trimmed before they were read are reported approximately; grant "
+                "+multi +exec for exact reports (%s)",
+                self.group,
+                exc,
+            )
+        except errors.ResponseError as exc:  # the queued commands ran unqueued
+            if "multi" not in str(exc).lower() and "abnormal" not in str(exc).lower():
                 raise
+            self._atomic = False
 
     async def read(self, count: int, block_ms: int) -> list[StreamMessage]:
         """``XREADGROUP``: up to ``count`` new messages, waiting up to ``block_ms`` for one.
@@ -117,24 +138,11 @@ class GroupCommands:
         or not) beyond the stream's length is what trimming removed unread. Redis 6
         reports no ``lag``: there, trimming goes undetected.
         """
-        try:
-            groups, length, reply = await self._read_now(count)
-        except redis.exceptions.NoPermissionError as exc:
-            if not self._atomic or "multi" not in str(exc).lower():
-                raise
-            # An ACL user without +multi +exec: the same commands, not atomically, so
-            # a read by another consumer in between can hide (or double) a report.
-            self._atomic = False
-            logger.warning(
-                "consumer group %s: the ACL user may not run MULTI/EXEC, so messages "
-                "trimmed before they were read are reported approximately; grant "
-                "+multi +exec for exact reports (%s)",
-                self.group,
-                exc,
-            )
-            groups, length, reply = await self._read_now(count)
+        # Without +multi +exec (see _check_transactions) the same commands run
+        # unatomically: a read by another consumer in between can hide (or double) a report.
+        groups, length, reply = await self._read_now(count)
         messages = [StreamMessage(i, f, 1) for i, f in _read_entries(reply)]
-        for info in cast(list[dict[str, object]], groups):
+        for info in groups:
             if text(info.get("name")) != self.group:
                 continue
             if "lag" not in info and self._counts_lag:
@@ -158,21 +166,21 @@ class GroupCommands:
                 # instant, this sets the group back to here: it re-reads a few entries.)
                 last = messages[-1].id if messages else after
                 seen = read + lag - (int(length) - len(messages))
-                await self.client.xgroup_setid(self.stream, self.group, last, entries_read=seen)
+                await self.client.xgroup_setid(self.stream, self.group, last, entriesread=seen)
             return messages, trimmed
         return messages, None
 
-    async def _read_now(self, count: int) -> list[Any]:
-        pipe = self.client.pipeline(transaction=self._atomic)
-        pipe.xinfo_groups(self.stream)
-        pipe.xlen(self.stream)
-        pipe.xreadgroup(self.group, self.consumer, {self.stream: ">"}, count=count)
-        return await pipe.execute()
+    async def _read_now(self, count: int) -> tuple[list[dict[str, Any]], int, object]:
+        async with self.client.pipeline(transaction=self._atomic) as pipe:
+            groups = pipe.xinfo_groups(self.stream)
+            length = pipe.xlen(self.stream)
+            reply = pipe.xreadgroup(self.group, self.consumer, {self.stream: ">"}, count=count)
+        return _infos(await groups), await length, await reply
 
     async def group_names(self) -> list[str]:
         """The consumer groups of the stream (``XINFO GROUPS``)."""
         groups = await self.client.xinfo_groups(self.stream)
-        return [text(info.get("name")) for info in cast(list[dict[str, object]], groups)]
+        return [text(info.get("name")) for info in _infos(groups)]
 
     async def autoclaim(self, min_idle_ms: int, count: int) -> AutoClaimed:
         """``XAUTOCLAIM``: take over up to ``count`` entries pending for ``min_idle_ms``.
@@ -181,18 +189,13 @@ class GroupCommands:
         entry is looked at in turn.
         """
         reply = await self.client.xautoclaim(
-            self.stream,
-            self.group,
-            self.consumer,
-            min_idle_ms,
-            start_id=self._claim_cursor,
-            count=count,
+            self.stream, self.group, self.consumer, min_idle_ms, self._claim_cursor, count=count
         )
         self._claim_cursor = reply[0]
-        claimed: list[_ReplyEntry] = reply[1]
+        claimed = cast(tuple[StreamEntry, ...], reply[1])
         # Redis 7 added the deleted ids as a third element.
-        deleted: list[bytes] = reply[2] if len(reply) > 2 else []
-        return AutoClaimed(_present(claimed), deleted)
+        deleted = reply[2] if len(reply) > 2 else ()
+        return AutoClaimed(_entries(claimed), list(deleted))
 
     async def reclaim(self, message_id: bytes) -> list[StreamMessage]:
         """``XCLAIM`` one message for this consumer, counting one more delivery.
@@ -201,19 +204,19 @@ class GroupCommands:
         """
         # A plain XCLAIM (not JUSTID) makes Redis count one more delivery.
         reply = await self.client.xclaim(self.stream, self.group, self.consumer, 0, [message_id])
-        return await self.count_deliveries(_present(cast(list[_ReplyEntry], reply)))
+        return await self.count_deliveries(_entries(cast(tuple[StreamEntry, ...], reply)))
 
     async def count_deliveries(self, entries: Sequence[Entry]) -> list[StreamMessage]:
         """Ask Redis (``XPENDING``, one pipeline) how often each entry was delivered."""
         if not entries:
             return []
-        pipe = self.client.pipeline(transaction=False)
-        for message_id, _ in entries:
-            pipe.xpending_range(self.stream, self.group, message_id, message_id, 1)
-        replies: list[list[dict[str, bytes | str | int]]] = await pipe.execute()
+        async with self.client.pipeline(transaction=False) as pipe:
+            for message_id, _ in entries:
+                pipe.xpending(self.stream, self.group, message_id, message_id, 1)
+        replies = cast(tuple[tuple[StreamPendingExt, ...], ...], pipe.results or ())
         messages: list[StreamMessage] = []
         for (message_id, fields), pending in zip(entries, replies, strict=True):
-            count = int(pending[0]["times_delivered"]) if pending else 1
+            count = int(pending[0].delivered) if pending else 1
             messages.append(StreamMessage(message_id, fields, count))
         return messages
 
@@ -230,7 +233,7 @@ class GroupCommands:
 
     async def ack(self, message_ids: Sequence[bytes]) -> None:
         """``XACK``: the messages are handled; Redis forgets them for this group."""
-        await self.client.xack(self.stream, self.group, *message_ids)
+        await self.client.xack(self.stream, self.group, message_ids)
 
 
 def text(value: object) -> str:
@@ -241,17 +244,21 @@ def text(value: object) -> str:
 
 
 def _read_entries(reply: object) -> list[Entry]:
-    """The entries of an XREADGROUP reply: RESP2 ``[[stream, entries]]``, RESP3 a map."""
+    """The entries of an XREADGROUP reply (a map of stream to entries, or None)."""
     if not reply:
         return []
-    streams: Iterable[list[_ReplyEntry]]
-    if isinstance(reply, dict):
-        streams = cast(dict[bytes, list[_ReplyEntry]], reply).values()
-    else:
-        streams = (s[1] for s in cast(list[tuple[bytes, list[_ReplyEntry]]], reply))
-    return [entry for entries in streams for entry in _present(entries)]
+    streams = cast(dict[bytes, tuple[StreamEntry, ...]], reply).values()
+    return [entry for entries in streams for entry in _entries(entries)]
 
 
-def _present(entries: Iterable[_ReplyEntry]) -> list[Entry]:
-    """The entries still in the stream (fields None: deleted while pending)."""
-    return [(item[0], item[1]) for item in entries if item[1] is not None]
+def _entries(entries: Iterable[StreamEntry]) -> list[Entry]:
+    """Stream entries as ``(id, fields)``, both bytes (the client does not decode)."""
+    return [
+        (cast(bytes, item.identifier), cast(Mapping[bytes, bytes], item.field_values))
+        for item in entries
+    ]
+
+
+def _infos(groups: Iterable[Mapping[Any, Any]]) -> list[dict[str, Any]]:
+    """``XINFO GROUPS`` replies with their keys as text (``name``, ``lag``, ...)."""
+    return [{text(key): value for key, value in info.items()} for info in groups]

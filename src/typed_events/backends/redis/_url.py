@@ -1,4 +1,4 @@
-"""Redis URLs in messages: never print a password, in any form redis-py accepts."""
+"""Redis URLs in messages: never print a password, in any form the client (coredis) accepts."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 __all__ = ["mask_url", "url_user"]
 
-# Query options redis-py passes to the connection that carry a secret: the login
+# Query options the client passes to the connection that carry a secret: the login
 # password, and the password of an encrypted TLS key file. Any option whose name says
 # "password", "secret" or "token" is masked too, for a client that grows one.
 _SECRET_WORDS = ("password", "secret", "token", "passwd")
@@ -43,7 +43,7 @@ def mask_url(url: object) -> str:
 
 
 def url_user(url: str) -> str:
-    """The ACL user ``url`` logs in as: its ``user@`` (which redis-py prefers), else its
+    """The ACL user ``url`` logs in as: its ``user@`` (which the client prefers), else its
     ``?username=``, else ``default``."""
     try:
         parts = urlsplit(url)

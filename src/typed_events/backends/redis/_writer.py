@@ -13,8 +13,8 @@ from itertools import islice
 from typing import Any
 
 import anyio
-from redis.asyncio import Redis
 
+from typed_events.backends.redis._client import Client, trim
 from typed_events.backends.redis._connection import RETRYABLE, Backoff, OutageWatch
 from typed_events.backends.redis._dead_letter import ENVELOPE_FIELD
 from typed_events.errors import (
@@ -41,6 +41,7 @@ class PendingWrite:
     written: anyio.Event | None = None  # set when emit_async may return
     error: RedisWriteError | None = None
     attempted: bool = False  # sent to Redis at least once (a failed attempt may have stored it)
+    unanswered: bool = False  # sent alone by emit_async, which stopped waiting for the reply
 
 
 class StreamWriter:
@@ -54,10 +55,11 @@ class StreamWriter:
     def __init__(self, max_pending: int, maxlen: int | None, user: str = "default") -> None:
         self.max_pending = max_pending
         self.maxlen = maxlen
-        self.client: Redis | None = None
+        self.client: Client | None = None
         self.accepting = False
         self.outage = OutageWatch("writer", user)
         self._sending: list[PendingWrite] = []  # the batch Redis may be storing right now
+        self._direct: anyio.Event | None = None  # set when an emit_async's own XADD ends
         self._buffer: deque[PendingWrite] = deque()
         self._failed: list[PendingWrite] = []
         self._wake = anyio.Event()
@@ -89,18 +91,52 @@ class StreamWriter:
                 await room.wait()
             if not self.accepting:
                 raise EmitterNotRunningError("RedisStreamsBackend stopped while waiting for room")
-            write.written = anyio.Event()
-            self._buffer.append(write)
-            self._wake.set()
-            await write.written.wait()
+            if not await self._write_now(write):
+                write.written = anyio.Event()
+                self._buffer.append(write)
+                self._wake.set()
+            if write.written is not None:  # the writer task has it
+                await write.written.wait()
         if waited.cancelled_caught:
             raise self._timed_out(write, limit)
         if write.error is not None:
             raise write.error
 
+    async def _write_now(self, write: PendingWrite) -> bool:
+        """Send one awaited write from the caller's task when nothing else is on its way
+        (no hand-over to the writer task, no pipeline: the common case of ``emit_async``).
+
+        :return: False if it must go through the buffer (busy, or Redis away); True once
+            Redis answered (``write.error`` says if it refused), or once Redis failed and
+            the write went to the front of the buffer (``write.written`` tells when done).
+        """
+        if self._buffer or self._sending or self.outage.ongoing or self.client is None:
+            return False
+        self._sending = [write]
+        self._direct = done = anyio.Event()  # the writer task waits: emit order holds
+        write.attempted = write.unanswered = True
+        try:
+            reply = await self._xadd([write])
+            write.unanswered = False
+        except RETRYABLE as exc:
+            write.unanswered = False
+            waiting = len(self._buffer) + 1
+            self.outage.failed(exc, f"; {waiting} event(s) waiting to be written")
+            write.written = anyio.Event()
+            self._buffer.appendleft(write)  # the writer retries it first, with backoff
+            self._wake.set()
+            return True
+        finally:
+            self._sending = []
+            self._direct = None
+            done.set()
+        if isinstance(reply[0], Exception):
+            self._refused(write, reply[0])
+        return True
+
     def _timed_out(self, write: PendingWrite, timeout: float) -> RedisWriteError:
         """Withdraw a write emit_async stopped waiting for, and say what became of it."""
-        if any(w is write for w in self._sending):
+        if write.unanswered or any(w is write for w in self._sending):
             fate = "a write of it was under way, so Redis may still store it"
         else:
             with contextlib.suppress(ValueError):  # settled meanwhile
@@ -126,6 +162,9 @@ class StreamWriter:
         """Write batches until cancelled; back off and retry while Redis is away."""
         backoff = Backoff()
         while True:
+            if self._direct is not None:
+                await self._direct.wait()  # an emit_async's own write goes first
+                continue
             if not self._buffer:
                 _release(self._flushed)
                 self._wake = anyio.Event()
@@ -150,14 +189,29 @@ class StreamWriter:
             backoff.reset()
             _release(self._room)
 
-    async def _xadd(self, batch: list[PendingWrite]) -> list[Any]:
+    async def _xadd(self, batch: list[PendingWrite]) -> tuple[Any, ...]:
+        """One pipeline of ``XADD`` s; each reply is an entry id or the error Redis gave."""
         assert self.client is not None
-        pipe = self.client.pipeline(transaction=False)
-        for write in batch:
-            pipe.xadd(write.stream, {ENVELOPE_FIELD: write.payload}, maxlen=self.maxlen)
-        return await pipe.execute(raise_on_error=False)
+        if len(batch) == 1:  # one awaited emit: no pipeline to build
+            write = batch[0]
+            try:
+                return (
+                    await self.client.xadd(write.stream, self._fields(write), **trim(self.maxlen)),
+                )
+            except RETRYABLE:
+                raise
+            except Exception as exc:  # a refusal of this write alone
+                return (exc,)
+        async with self.client.pipeline(transaction=False, raise_on_error=False) as pipe:
+            for write in batch:
+                pipe.xadd(write.stream, self._fields(write), **trim(self.maxlen))
+        return pipe.results or ()
 
-    def _settle(self, batch: list[PendingWrite], replies: list[Any]) -> BaseException | None:
+    @staticmethod
+    def _fields(write: PendingWrite) -> dict[str, bytes]:
+        return {ENVELOPE_FIELD: write.payload}
+
+    def _settle(self, batch: list[PendingWrite], replies: tuple[Any, ...]) -> BaseException | None:
         """Pop the batch; a write refused for a passing reason goes back to the front.
 
         :return: the first passing refusal (the caller backs off), or None.
@@ -172,18 +226,20 @@ class StreamWriter:
                 again.append(write)  # e.g. LOADING after a restart: write it again
                 passing = passing or reply
             elif isinstance(reply, Exception):
-                write.error = RedisWriteError(
-                    f"Redis refused to write a {write.event.event_id!r} event to "
-                    f"{write.stream!r}: {reply}"
-                )
-                logger.error("%s", write.error)
-                self._failed.append(write)
-                if write.written is not None:
-                    write.written.set()
+                self._refused(write, reply)
             elif write.written is not None:
                 write.written.set()
         self._buffer.extendleft(reversed(again))
         return passing
+
+    def _refused(self, write: PendingWrite, reply: Exception) -> None:
+        write.error = RedisWriteError(
+            f"Redis refused to write a {write.event.event_id!r} event to {write.stream!r}: {reply}"
+        )
+        logger.error("%s", write.error)
+        self._failed.append(write)
+        if write.written is not None:
+            write.written.set()
 
     def close(self, why: str) -> list[PendingWrite]:
         """Stop accepting; fail every write not acknowledged, release all waiters.
