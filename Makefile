@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest docs stubs-check bench bench-redis clean
+.PHONY: demo test lint typecheck pytest docs stubs-check bench bench-redis bench-redis-scaling clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -42,13 +42,18 @@ BENCH_STAMP := $(BENCH_VENV)/.installed
 $(BENCH_STAMP): pyproject.toml benchmarks/requirements.txt
 	$(PY) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(BENCH_VENV)/bin/python -m pip install --quiet -e . -r benchmarks/requirements.txt
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e '.[redis]' -r benchmarks/requirements.txt
 	touch $(BENCH_STAMP)
 
 bench: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python benchmarks/run.py $(BENCH_ARGS)
 
-bench-redis: $(STAMP)
+# typed-events on Redis side by side with FastStream and a raw client floor (issue 17's goals).
+bench-redis: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python benchmarks/redis_side_by_side.py $(BENCH_ARGS)
+
+# The Redis backend alone, 1 and 4 consumer processes, next to the in-memory emitter.
+bench-redis-scaling: $(STAMP)
 	$(BIN)/python benchmarks/redis_bench.py
 
 clean:

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+from typed_events._partitioning import KEY_TYPES, key_type_problem
 from typed_events.errors import (
     DuplicateEventError,
     EventDefinitionError,
@@ -48,6 +49,9 @@ class Event(BaseModel):
     Without ``event_id=`` the id is the class name in snake_case. ``version=`` (default
     1) is the version envelopes carry; older versions are turned into this one by
     :func:`~typed_events.upcaster` functions, from version 1 (or ``min_version=``) on.
+    ``partition_key=`` names the field whose value orders events across processes
+    (events with one value are handled one at a time, in emit order, by ordered
+    listeners on a partitioned backend); a subclass inherits its base's.
     One validated instance is shared by all listeners; it is frozen so none can change
     it under another.
     """
@@ -59,6 +63,8 @@ class Event(BaseModel):
     """The class keyword ``version=`` (default 1): the version encoded envelopes carry."""
     event_min_version: ClassVar[int] = 1
     """The class keyword ``min_version=`` (default 1): the oldest version still read."""
+    event_partition_key: ClassVar[str | None] = None
+    """The class keyword ``partition_key=``: the field whose value picks the partition."""
 
     def __init_subclass__(
         cls,
@@ -66,9 +72,18 @@ class Event(BaseModel):
         event_id: str | None = None,
         version: int = 1,
         min_version: int = 1,
+        partition_key: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init_subclass__(**kwargs)
+        if partition_key is not None:
+            if not isinstance(partition_key, str):
+                raise EventDefinitionError(
+                    f"{cls.__module__}.{cls.__qualname__}(Event, partition_key=...): "
+                    f"partition_key must be a field name (a str), got {partition_key!r}; "
+                    f"write e.g. class {cls.__name__}(Event, partition_key='order_id')"
+                )
+            cls.event_partition_key = partition_key
         if event_id is not None:
             require_valid_id(event_id, f"{cls.__qualname__}(Event, event_id=...)")
         cls.event_id = event_id or event_id_from_name(cls.__name__)
@@ -88,6 +103,7 @@ class Event(BaseModel):
                 f"id is the class attribute {clash[0]!r}); rename the field, e.g. "
                 f"`{clash[0]}_value`"
             )
+        _check_partition_key(cls, where)
         config = cls.model_config
         if config.get("frozen") is not True or config.get("extra") != "forbid":
             raise EventDefinitionError(
@@ -96,6 +112,29 @@ class Event(BaseModel):
                 "(one instance is shared by every listener, and unknown fields would reach "
                 "**kwargs listeners as nothing). Remove those keys from its model_config"
             )
+
+
+def _check_partition_key(cls: type[Event], where: str) -> None:
+    """Refuse a ``partition_key=`` (given or inherited) that names no usable field."""
+    key = cls.event_partition_key
+    if key is None:
+        return
+    inherited = " (inherited from a base class)" if "event_partition_key" not in vars(cls) else ""
+    option = f"{where}(Event, partition_key={key!r}){inherited}"
+    field = cls.model_fields.get(key)
+    if field is None:
+        fields = ", ".join(cls.model_fields) or "none"
+        raise EventDefinitionError(
+            f"{option}: event {cls.event_id!r} has no field {key!r} (its fields: {fields}); "
+            "name the field whose value orders these events"
+        )
+    problem = key_type_problem(field.annotation)
+    if problem is not None:
+        raise EventDefinitionError(
+            f"{option}: field {key!r} of event {cls.event_id!r} cannot be a partition key: "
+            f"{problem}. A key's value must give the same partition in every process, so "
+            f"its type is {KEY_TYPES}; use such a field (e.g. an id as str)"
+        )
 
 
 def require_valid_id(event_id: object, where: str) -> None:

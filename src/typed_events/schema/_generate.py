@@ -10,7 +10,14 @@ from pydantic.json_schema import models_json_schema
 from typed_events.events import Event
 from typed_events.schema._subset import JSONObject
 
-__all__ = ["SCHEMA_FORMAT", "VERSION_KEY", "asyncapi_document", "event_schemas", "event_schema"]
+__all__ = [
+    "PARTITION_KEY_KEY",
+    "SCHEMA_FORMAT",
+    "VERSION_KEY",
+    "asyncapi_document",
+    "event_schemas",
+    "event_schema",
+]
 
 SCHEMA_FORMAT = "typed-events/schemas/v1"
 """The ``format`` marker of the document :func:`event_schemas` writes."""
@@ -18,6 +25,8 @@ SCHEMA_FORMAT = "typed-events/schemas/v1"
 _CLASS_KEY = "x-typed-events-class"
 VERSION_KEY = "x-typed-events-version"
 """The schema (and AsyncAPI message) keyword that holds the event's ``version=``."""
+PARTITION_KEY_KEY = "x-typed-events-partition-key"
+"""The schema keyword that holds the event's ``partition_key=`` (only when it has one)."""
 _COMPONENT_KEY = re.compile(r"[^\w.\-]")
 
 
@@ -36,10 +45,12 @@ def event_schemas(events: Iterable[type[Event]]) -> JSONObject:
 
 
 def event_schema(event_class: type[Event]) -> JSONObject:
-    """One event's JSON Schema, with its class and version as ``x-`` keywords."""
+    """One event's JSON Schema, with its class, version and partition key as ``x-`` keywords."""
     schema = event_class.model_json_schema()
     schema[_CLASS_KEY] = f"{event_class.__module__}.{event_class.__qualname__}"
     schema[VERSION_KEY] = event_class.event_version
+    if event_class.event_partition_key is not None:
+        schema[PARTITION_KEY_KEY] = event_class.event_partition_key
     return schema
 
 

@@ -1,0 +1,99 @@
+"""Key layout of a partitioned event: its streams and the lease bookkeeping beside them.
+
+Part of :mod:`typed_events.backends.redis`. Partition ``p`` of event ``order_placed``
+with prefix ``typed-events:``, consumer group ``billing:on_order``::
+
+    single node                                  Redis Cluster (hash tags)
+    typed-events:order_placed:3                  {typed-events:order_placed:3}
+    typed-events:order_placed:3:lease:GROUP      {typed-events:order_placed:3}:lease:GROUP
+    typed-events:order_placed:3:fence:GROUP      {typed-events:order_placed:3}:fence:GROUP
+    typed-events:order_placed:members:GROUP      {typed-events:order_placed}:members:GROUP
+
+On a cluster only the part between the first ``{`` and the next ``}`` picks the slot,
+so a partition's stream, lease and fencing counter share one slot (one Lua script may
+touch them together) while the partitions spread over the primaries. The membership
+set of a group lives in a slot of its own; no script touches it with a lease key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from typed_events._settings import require_int
+from typed_events.errors import ConfigurationError
+
+__all__ = ["PartitionKeys", "partition_stream_key"]
+
+
+def partition_stream_key(prefix: str, event_id: str, partition: int, *, cluster: bool) -> str:
+    """The stream of one partition of ``event_id``.
+
+    ``typed-events:order_placed:3``; with ``cluster=True`` the whole name is a hash tag,
+    ``{typed-events:order_placed:3}``, so every key built on it (see
+    :class:`PartitionKeys`) lands in that stream's slot.
+
+    :raises ConfigurationError: for a negative partition, or on a cluster a prefix with
+        ``{`` or ``}`` (it would cut the hash tag short).
+    """
+    require_int("partition", partition, 0)
+    name = f"{prefix}{event_id}:{partition}"
+    return _tagged(name, prefix) if cluster else name
+
+
+def _tagged(name: str, prefix: str) -> str:
+    if "{" in prefix or "}" in prefix:
+        raise ConfigurationError(
+            f"stream_prefix {prefix!r} contains a brace; on Redis Cluster typed-events wraps "
+            "each partition's name in a {...} hash tag, which a brace in the prefix would "
+            "cut short. Use a prefix without { and }, e.g. 'typed-events:'"
+        )
+    return f"{{{name}}}"
+
+
+@dataclass(frozen=True)
+class PartitionKeys:
+    """Every key the partitions of one event use for one consumer group.
+
+    :ivar prefix: the backend's ``stream_prefix``.
+    :ivar event_id: the event whose streams these are.
+    :ivar group: the consumer group (one ordered listener in one service).
+    :ivar partitions: how many partitions the event has.
+    :ivar cluster: whether names carry hash tags (Redis Cluster).
+    """
+
+    prefix: str
+    event_id: str
+    group: str
+    partitions: int
+    cluster: bool = False
+
+    def __post_init__(self) -> None:
+        require_int("partitions", self.partitions, 1)
+        if self.cluster:
+            _tagged("", self.prefix)  # refuses a prefix that breaks hash tags, up front
+
+    def stream(self, partition: int) -> str:
+        """The stream of ``partition``."""
+        self._require(partition)
+        return partition_stream_key(self.prefix, self.event_id, partition, cluster=self.cluster)
+
+    def lease(self, partition: int) -> str:
+        """The lease key of ``partition`` for this group: ``TOKEN:MEMBER`` while held."""
+        return f"{self.stream(partition)}:lease:{self.group}"
+
+    def fence(self, partition: int) -> str:
+        """The counter that numbers the leases of ``partition`` (fencing tokens)."""
+        return f"{self.stream(partition)}:fence:{self.group}"
+
+    @property
+    def members(self) -> str:
+        """The sorted set of this group's live members, scored by expiry (server ms)."""
+        name = f"{self.prefix}{self.event_id}"
+        return f"{_tagged(name, self.prefix) if self.cluster else name}:members:{self.group}"
+
+    def _require(self, partition: int) -> None:
+        if not isinstance(partition, int) or not 0 <= partition < self.partitions:
+            raise ConfigurationError(
+                f"partition {partition!r} of event {self.event_id!r} does not exist; "
+                f"it has partitions 0..{self.partitions - 1}"
+            )
