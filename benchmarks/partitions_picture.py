@@ -117,9 +117,7 @@ def draw() -> str:
             f'<text x="{MEMBER_X + 12}" y="{y + 24}" font-weight="bold">process '
             f"{escape(member)}</text>"
         )
-        out.append(
-            f'<text x="{MEMBER_X + 12}" y="{y + 44}">holds {len(share)} partitions:</text>'
-        )
+        out.append(f'<text x="{MEMBER_X + 12}" y="{y + 44}">holds {len(share)} partitions:</text>')
         out.append(
             f'<text x="{MEMBER_X + 12}" y="{y + 62}" font-family="monospace">'
             f"{' '.join(map(str, share))}</text>"
