@@ -150,8 +150,13 @@ def _read(
     try:
         return anyio.run(read)
     except (RedisError, OSError, TimeoutError, ValueError) as error:
+        cause = (
+            f"no answer within {_READ_TIMEOUT:g}s"
+            if type(error) is TimeoutError  # anyio's deadline, not a client's own timeout
+            else cause_of(error, backend.user)
+        )
         raise AppLoadError(
-            f"cannot read the leases: Redis at {url} failed: {cause_of(error, backend.user)}. "
+            f"cannot read the leases: Redis at {url} failed: {cause}. "
             "Check that redis-server runs there and that this machine reaches it (the URL "
             "is the one APP's RedisStreamsBackend was given)",
             exit_code=2,
