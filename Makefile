@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest docs stubs-check bench bench-redis bench-redis-scaling clean
+.PHONY: demo test lint typecheck pytest docs stubs-check bench bench-redis bench-redis-scaling \
+	bench-redis-partitions clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -55,6 +56,10 @@ bench-redis: $(BENCH_STAMP)
 # The Redis backend alone, 1 and 4 consumer processes, next to the in-memory emitter.
 bench-redis-scaling: $(STAMP)
 	$(BIN)/python benchmarks/redis_bench.py
+
+# A partitioned event: 1, 2 and 4 consumer processes on 16 partitions, ordered and unordered.
+bench-redis-partitions: $(STAMP)
+	$(BIN)/python benchmarks/redis_partitions_bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache site

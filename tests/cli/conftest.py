@@ -8,6 +8,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.redis.conftest import redis_server as redis_server
+
 APPS = Path(__file__).parent / "apps"
 
 
@@ -20,10 +22,16 @@ class Run:
     err: str
 
 
-def run_cli(*args: str, cwd: Path = APPS, executable: list[str] | None = None) -> Run:
-    """Run ``python -m typed_events ARGS`` (or ``executable``) in ``cwd``."""
+def run_cli(
+    *args: str,
+    cwd: Path = APPS,
+    executable: list[str] | None = None,
+    env: dict[str, str] | None = None,
+) -> Run:
+    """Run ``python -m typed_events ARGS`` (or ``executable``) in ``cwd``, with ``env``
+    added to the environment."""
     command = executable or [sys.executable, "-m", "typed_events"]
-    env = {**os.environ, "COLUMNS": "120", "NO_COLOR": "1"}
+    env = {**os.environ, "COLUMNS": "120", "NO_COLOR": "1", **(env or {})}
     done = subprocess.run(
         [*command, *args], cwd=cwd, capture_output=True, text=True, timeout=120, env=env
     )

@@ -2,7 +2,7 @@
 
 ```text
 typed-events check APP [--format text|json|github] [--strict]
-typed-events list APP [--format auto|table|plain|json|mermaid]
+typed-events list APP [--format auto|table|plain|json|mermaid] [--leases]
 typed-events schema APP [--format json|asyncapi] [--output FILE]
 typed-events schema diff OLD.json NEW.json [--format text|json]
 typed-events schema lock APP -o events.lock.json
@@ -31,6 +31,7 @@ from typing import Any
 from typed_events._routing import Routing
 from typed_events.cli import _dead_letter, _outbox, _schema_gate, _stubgen
 from typed_events.cli._app import AppLoadError, LoadedApp, load_app
+from typed_events.cli._leases import print_leases, read_leases
 from typed_events.cli._output import Finding, event_views, render_check, render_list, render_table
 from typed_events.cli._warnings import mutable_field_findings, subclass_findings, unhandled_finding
 from typed_events.errors import DuplicateEventError, SignatureProblem
@@ -106,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("auto", "table", "plain", "json", "mermaid"),
         default="auto",
         help="auto (the default) is a table on a terminal and plain text otherwise",
+    )
+    listing.add_argument(
+        "--leases",
+        action="store_true",
+        help="read from the bus's Redis who holds each partition of the ordered listeners "
+        "(a RedisStreamsBackend; --format auto, table, plain or json)",
     )
     listing.set_defaults(handler=_run_list)
 
@@ -235,8 +242,14 @@ def _run_check(args: argparse.Namespace) -> int:
 
 
 def _run_list(args: argparse.Namespace) -> int:
+    if args.leases and args.format == "mermaid":
+        raise AppLoadError("--leases prints --format auto, table, plain or json, not mermaid")
     wiring = _Wiring(load_app(args.app, args.app_dir))
-    views = event_views(wiring.events, wiring.require_built())
+    routing = wiring.require_built()
+    if args.leases:
+        print_leases(read_leases(args.app, args.app_dir, wiring.events, routing), args.format)
+        return 0
+    views = event_views(wiring.events, routing)
     fmt = args.format
     if fmt in ("auto", "table"):
         try:

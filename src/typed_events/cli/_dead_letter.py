@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from typed_events.backends.redis._client import Client
     from typed_events.backends.redis._dead_letter import DeadLetter
 
-__all__ = ["add_parser"]
+__all__ = ["add_parser", "safe_text"]
 
 _PAGE = 500
 _DEFAULT_URL = "redis://localhost:6379/0"
@@ -169,19 +169,21 @@ async def _list(client: Client, key: str, args: argparse.Namespace) -> int:
     letters = [letter async for letter in _selected(client, key, args)]
     shown = letters[: max(args.count, 0)]
     if args.format == "json":
-        print(json.dumps([_summary(letter) for letter in shown], indent=2))  # escapes controls
+        summaries = [_summary(letter, args.prefix) for letter in shown]
+        print(json.dumps(summaries, indent=2))  # escapes controls
     elif not letters:
         print(f"no dead letters in {key}")
     else:
-        rows = [("ID", "REASON", "LISTENER GROUP", "EVENT", "TRIES", "DETAIL")]
+        rows = [("ID", "REASON", "LISTENER GROUP", "EVENT", "PARTITION", "TRIES", "DETAIL")]
         rows += [
             (
-                _safe(letter.id),
-                _safe(letter.reason),
-                _safe(letter.group),
-                _safe(letter.event_type or "?"),
+                safe_text(letter.id),
+                safe_text(letter.reason),
+                safe_text(letter.group),
+                safe_text(letter.event_type or "?"),
+                _partition_text(args.prefix, letter),
                 str(letter.attempts),
-                _clip(_safe(letter.detail), 60),
+                _clip(safe_text(letter.detail), 60),
             )
             for letter in shown
         ]
@@ -207,17 +209,18 @@ async def _inspect(client: Client, key: str, args: argparse.Namespace) -> int:
     except (ValueError, UnicodeDecodeError, RecursionError):
         envelope = letter.envelope.decode("utf-8", "replace")
     if args.format == "json":
-        print(json.dumps({**_summary(letter), "envelope": envelope}, indent=2))
+        print(json.dumps({**_summary(letter, args.prefix), "envelope": envelope}, indent=2))
         return 0
-    for name, value in _summary(letter).items():
-        print(f"{name + ':':<14}{_safe(str(value))}")
+    for name, value in _summary(letter, args.prefix).items():
+        shown_value = "-" if value is None else str(value)  # partition: not a partition stream
+        print(f"{name + ':':<14}{safe_text(shown_value)}")
     cut = " (cut: the message was too large)" if letter.truncated else ""
     print(f"envelope{cut}:")
     # json.dumps escapes control characters; a non-JSON envelope is escaped line by line.
     shown = (
         json.dumps(envelope, indent=2)
         if not isinstance(envelope, str)
-        else "\n".join(_safe(line) for line in envelope.split("\n"))
+        else "\n".join(safe_text(line) for line in envelope.split("\n"))
     )
     print("  " + shown.replace("\n", "\n  "))
     return 0
@@ -235,17 +238,19 @@ async def _replay(client: Client, key: str, args: argparse.Namespace) -> int:
             fields: dict[Any, Any] = letter.replay_fields()
             await _require_group(client, letter)
         except ReplayError as error:
-            print(_safe(f"cannot replay {letter.id}: {error}"), file=sys.stderr)
+            print(safe_text(f"cannot replay {letter.id}: {error}"), file=sys.stderr)
             failed += 1
             continue
         if args.dry_run:
-            print(_safe(f"would replay {letter.id} to {letter.stream} for {letter.group}"))
+            print(safe_text(f"would replay {letter.id} to {letter.stream} for {letter.group}"))
             continue
         new_id = await client.xadd(letter.stream, fields)
         if not args.keep:
             await client.xdel(key, [letter.id])
         print(
-            _safe(f"replayed {letter.id} to {letter.stream} as {_text(new_id)} for {letter.group}")
+            safe_text(
+                f"replayed {letter.id} to {letter.stream} as {_text(new_id)} for {letter.group}"
+            )
         )
     return 1 if failed else 0
 
@@ -334,13 +339,14 @@ def _matches(letter: DeadLetter, args: argparse.Namespace) -> bool:
     return not args.listener or args.listener in letter.group or args.listener in letter.listener
 
 
-def _summary(letter: DeadLetter) -> dict[str, Any]:
+def _summary(letter: DeadLetter, prefix: str) -> dict[str, Any]:
     return {
         "id": letter.id,
         "time": letter.time,
         "reason": letter.reason,
         "detail": letter.detail,
         "stream": letter.stream,
+        "partition": _partition(prefix, letter),
         "message_id": letter.message_id,
         "group": letter.group,
         "listener": letter.listener,
@@ -351,7 +357,20 @@ def _summary(letter: DeadLetter) -> dict[str, Any]:
     }
 
 
-def _safe(text: str) -> str:
+def _partition(prefix: str, letter: DeadLetter) -> int | None:
+    """The partition of the stream the letter came from; None for an unpartitioned one."""
+    from typed_events.backends.redis._partitions import partition_of_stream
+
+    found = partition_of_stream(prefix, letter.stream, event_id=letter.event_type or None)
+    return None if found is None else found[1]
+
+
+def _partition_text(prefix: str, letter: DeadLetter) -> str:
+    partition = _partition(prefix, letter)
+    return "-" if partition is None else str(partition)
+
+
+def safe_text(text: str) -> str:
     """``text`` with every control character (terminal escapes, carriage returns, C1
     codes) written as a visible escape such as ``\\x1b``: what Redis holds is not trusted.
     """

@@ -189,12 +189,16 @@ class ListenerView:
 
 @dataclass(frozen=True)
 class EventView:
-    """One event with its fields and listeners, in registration order."""
+    """One event with its fields and listeners, in registration order.
+
+    ``partition_key`` is the field named by ``partition_key=``, None when it has none.
+    """
 
     event_id: str
     class_name: str
     fields: tuple[FieldView, ...]
     listeners: tuple[ListenerView, ...]
+    partition_key: str | None = None
 
 
 def event_views(events: Sequence[type[Event]], routing: Routing) -> list[EventView]:
@@ -221,7 +225,15 @@ def event_views(events: Sequence[type[Event]], routing: Routing) -> list[EventVi
             for s in routing.subscriptions(event_class.event_id)
         )
         class_name = f"{event_class.__module__}.{event_class.__qualname__}"
-        views.append(EventView(event_class.event_id, class_name, fields, listeners))
+        views.append(
+            EventView(
+                event_class.event_id,
+                class_name,
+                fields,
+                listeners,
+                event_class.event_partition_key,
+            )
+        )
     return views
 
 
@@ -268,7 +280,10 @@ def render_list(views: Sequence[EventView], fmt: str) -> str:
 def _plain(views: Sequence[EventView]) -> str:
     blocks: list[str] = []
     for view in views:
-        lines = [f"{view.event_id}  ({view.class_name})", "  fields:"]
+        lines = [f"{view.event_id}  ({view.class_name})"]
+        if view.partition_key is not None:
+            lines.append(f"  partition key: {view.partition_key}")
+        lines.append("  fields:")
         for f in view.fields:
             default = "" if f.required else f" = {f.default}"
             lines.append(f"    {f.name}: {f.type}{default}")
@@ -290,6 +305,7 @@ def _event_json(view: EventView) -> dict[str, Any]:
     return {
         "id": view.event_id,
         "class": view.class_name,
+        "partition_key": view.partition_key,
         "fields": [dataclasses.asdict(f) for f in view.fields],
         "listeners": [
             {
@@ -308,7 +324,10 @@ def _mermaid(views: Sequence[EventView]) -> str:
     listener_ids: dict[str, str] = {}
     for index, view in enumerate(views):
         event_node = f"e{index}"
-        lines.append(f'    {event_node}(["{_mermaid_label(view.event_id)}"])')
+        label = _mermaid_label(view.event_id)
+        if view.partition_key is not None:
+            label += f"<br/>key: {_mermaid_label(view.partition_key)}"
+        lines.append(f'    {event_node}(["{label}"])')
         for subscriber in view.listeners:
             node = listener_ids.get(subscriber.name)
             if node is None:
@@ -320,6 +339,14 @@ def _mermaid(views: Sequence[EventView]) -> str:
 
 def _mermaid_label(text: str) -> str:
     return text.replace('"', "#quot;")
+
+
+def _event_cell(view: EventView) -> Any:
+    from rich.text import Text
+
+    if view.partition_key is None:
+        return Text(view.event_id, style="bold")
+    return Text.assemble((view.event_id, "bold"), (f"\nkey: {view.partition_key}", "dim"))
 
 
 def render_table(views: Sequence[EventView], target: str) -> Any:
@@ -346,7 +373,7 @@ def render_table(views: Sequence[EventView], target: str) -> Any:
         for position, (subscriber, delivery) in enumerate(rows):
             first = position == 0
             table.add_row(
-                Text(view.event_id, style="bold") if first else "",
+                _event_cell(view) if first else "",
                 Text(fields) if first else "",
                 subscriber,
                 delivery,

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typed_events._settings import require_int
 from typed_events.errors import ConfigurationError
 
-__all__ = ["PartitionKeys", "partition_stream_key"]
+__all__ = ["PartitionKeys", "partition_of_stream", "partition_stream_key"]
 
 
 def partition_stream_key(prefix: str, event_id: str, partition: int, *, cluster: bool) -> str:
@@ -38,6 +38,33 @@ def partition_stream_key(prefix: str, event_id: str, partition: int, *, cluster:
     require_int("partition", partition, 0)
     name = f"{prefix}{event_id}:{partition}"
     return _tagged(name, prefix) if cluster else name
+
+
+def partition_of_stream(
+    prefix: str, name: str, *, event_id: str | None = None
+) -> tuple[str, int] | None:
+    """The event id and partition of a partition stream, read back from its name.
+
+    The inverse of :func:`partition_stream_key`, for either form:
+    ``typed-events:order_placed:3`` and ``{typed-events:order_placed:3}`` both give
+    ``("order_placed", 3)``. Any other name (an event's unpartitioned stream, the
+    dead-letter stream, a lease or fence key, another prefix) gives None.
+
+    :param event_id: the event the stream's message belongs to, when known. An event id
+        may itself end in ``:<digits>``, so ``typed-events:x:3`` is partition 3 of ``x``
+        or the unpartitioned stream of ``x:3``; knowing the event settles it.
+    """
+    tagged = name.startswith("{") and name.endswith("}")
+    if tagged and "{" not in prefix and "}" not in prefix:  # a cluster prefix has no brace
+        name = name[1:-1]
+    if not name.startswith(prefix):
+        return None
+    base, colon, number = name[len(prefix) :].rpartition(":")
+    # The canonical text of a non-negative int only: what partition_stream_key writes.
+    canonical = number.isascii() and number.isdigit() and str(int(number)) == number
+    if not (base and colon and canonical) or event_id == f"{base}:{number}":
+        return None
+    return base, int(number)
 
 
 def _tagged(name: str, prefix: str) -> str:
