@@ -12,7 +12,6 @@ from typing import Any
 import anyio
 import anyio.to_thread
 import pytest
-from coredis import PureToken
 
 from typed_events import Event, EventBus, listener
 from typed_events.backends.redis import RedisStreamsBackend, current_delivery
