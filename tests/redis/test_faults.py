@@ -287,5 +287,6 @@ async def test_a_consumer_outlives_more_cut_connections_than_its_client_pools(
             await eventually(lambda: blocked_reader() is not None, "the consumer to wait")
             admin.client_kill(identifier=blocked_reader())
             await bus.emit_async(Reading(n=n))
-            await eventually(lambda n=n: len(seen) == n + 1, f"event {n} after {n + 1} cuts")
+            # Awaited within this turn of the loop: the condition sees this turn's n.
+            await eventually(lambda: len(seen) == n + 1, f"event {n} after {n + 1} cuts")  # noqa: B023
     assert seen == list(range(30))

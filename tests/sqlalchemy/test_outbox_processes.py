@@ -16,10 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session
 
+from tests.redis.blocking import BlockingRedis
 from tests.redis.conftest import RedisServer
 from tests.redis.helpers import eventually
 from typed_events import Event, EventBus, listener
@@ -89,8 +89,8 @@ def stop(process: subprocess.Popen[str]) -> tuple[int, str]:
     return process.returncode, err
 
 
-def stream_length(client: redis.Redis) -> int:
-    return client.xlen(STREAM) if client.exists(STREAM) else 0
+def stream_length(client: BlockingRedis) -> int:
+    return int(client.xlen(STREAM)) if client.exists([STREAM]) else 0
 
 
 def consumer_bus(redis_url: str) -> EventBus:
