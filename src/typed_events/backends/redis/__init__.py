@@ -12,10 +12,10 @@ envelopes (:mod:`typed_events.envelope`); each listener is a consumer group
 once per listener. An event with ``partition_key=`` is written to one of
 ``partitions=N`` streams ``{stream_prefix}{event_id}:{p}`` by its key, and an
 ``ordered=True`` listener of it holds each partition in one process at a time, so one
-key's events are handled in emit order across processes. Delivery is at least once; :func:`current_delivery` gives a
-listener the event's CloudEvents ``id`` to deduplicate on. Needs the ``redis`` extra
-(``pip install 'typed-events[redis]'``) and runs on asyncio only, as redis-py's
-asyncio client does.
+key's events are handled in emit order across processes. Delivery is at least once;
+:func:`current_delivery` gives a listener the event's CloudEvents ``id`` to deduplicate
+on. Needs the ``redis`` extra (``pip install 'typed-events[redis]'``); runs on asyncio
+and trio (the client is coredis).
 """
 
 from typed_events.backends.redis._backend import RedisStreamsBackend
