@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import anyio
 
 from typed_events._report import ShutdownReport, UndeliveredCall, UndeliveredReason
+from typed_events._routing import Subscription
 from typed_events._settings import require_int, require_seconds
 from typed_events.backends.base import BaseEventEmitterBackend, Lifecycle
 from typed_events.backends.redis._backlog import Backlog, sample
@@ -25,6 +26,9 @@ from typed_events.backends.redis._keys import (
     group_name,
     stream_key,
 )
+from typed_events.backends.redis._layout import StreamLayout
+from typed_events.backends.redis._ordered import OrderedPartitions
+from typed_events.backends.redis._partitions import PartitionKeys
 from typed_events.backends.redis._url import mask_url, url_user
 from typed_events.backends.redis._writer import PendingWrite, StreamWriter
 from typed_events.envelope import EnvelopeError, current_outgoing, encode
@@ -71,6 +75,16 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
     :param emit_timeout: seconds ``emit_async`` waits for Redis to acknowledge before it
         raises :class:`RedisWriteError` (saying why, e.g. the login was refused); None
         waits as long as it takes.
+    :param partitions: N, for events with ``partition_key=``: each is written to stream
+        ``{prefix}{event_id}:{p}``, ``p`` the stable hash of its key modulo N (also for
+        N = 1: ``:0``). Events without a key keep their one stream ``{prefix}{event_id}``.
+        An unordered listener reads every partition (one consumer per partition stream
+        in its group, sharing the work as usual); an ``ordered=True`` listener holds each
+        partition in at most one process at a time (a lease lasting ``claim_idle``,
+        spread evenly over the live processes), so one key's events are handled one at
+        a time, in emit order, across processes. N is recorded in Redis
+        (``{prefix}{event_id}:partitions``) by the first process; one started with
+        another N is refused (see docs/redis.md#changing-the-number-of-partitions).
     :raises ValueError: for an invalid setting.
 
     :ivar trimmed: messages that ``maxlen`` trimming removed before a consumer group of
@@ -95,6 +109,7 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
         shutdown_timeout: float = 10.0,
         consume: bool = True,
         emit_timeout: float | None = None,
+        partitions: int = 1,
     ) -> None:
         if not isinstance(url, str) or urlsplit(url).scheme not in {"redis", "rediss", "unix"}:
             raise ConfigurationError(
@@ -132,17 +147,20 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
         self.max_pending = max_pending
         self.shutdown_timeout = shutdown_timeout
         self.consume = consume
+        self.partitions = partitions
+        self._layout = StreamLayout(stream_prefix, partitions)
         self.consumer_name = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.source = f"/typed-events/{service}"
         self.dead_letter_stream = dead_letter_key(stream_prefix)
         self._client: Client | None = None
         self._writer = StreamWriter(max_pending, maxlen, self.user)
-        self._consumers: list[GroupConsumer] = []
+        self._consumers: list[GroupConsumer | OrderedPartitions] = []
         self.backlog: Backlog | None = None
         """The last sampled :class:`Backlog` of this process's groups (None before one)."""
 
     def stream_key(self, event_id: str) -> str:
-        """The stream holding the events of ``event_id``."""
+        """The stream holding the events of ``event_id``, an event without
+        ``partition_key=`` (a partitioned one has ``{this}:{p}`` for each partition)."""
         return stream_key(self.stream_prefix, event_id)
 
     def group_name(self, listener_name: str) -> str:
@@ -183,7 +201,7 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
     def _prepare(self, event: Event) -> PendingWrite:
         if not self._writer.accepting:
             raise EmitterNotRunningError("RedisStreamsBackend is not running")
-        stream = self.stream_key(event.event_id)
+        stream = self._layout.stream(event)
         message = current_outgoing()  # a middleware around this emit (tracing, say)
         if message is None:
             payload = encode(event, source=self.source)
@@ -216,10 +234,11 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
                 f"event id {DEAD_LETTER_SUFFIX!r} would share its stream with the dead "
                 f"letters ({self.dead_letter_stream!r}); give that event another id"
             )
+        self._layout.plan(dispatcher.routing.registry)
         unwritten: list[PendingWrite] = []
         left_pending = 0
         timed_out = False
-        readers = sum(map(len, dispatcher.routing.routes.values())) if self.consume else 0
+        readers = self._blocking_readers() if self.consume else 0
         try:
             async with open_client(self.url, blocking_readers=readers) as client:
                 await self._connect(client)
@@ -275,6 +294,7 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
         try:
             self._consumers = self._plan_consumers(client) if self.consume else []
             await client.ping()
+            await self._layout.pin(client)
             for consumer in self._consumers:
                 await consumer.ensure_group()
         except (RedisError, OSError) as exc:
@@ -286,7 +306,7 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
             ) from exc
         self._client = client  # for sample_backlog; this client closes when run() ends
 
-    def _plan_consumers(self, client: Client) -> list[GroupConsumer]:
+    def _plan_consumers(self, client: Client) -> list[GroupConsumer | OrderedPartitions]:
         dispatcher = self.dispatcher
         settings = ConsumerSettings(
             client=client,
@@ -305,20 +325,49 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
             user=self.user,
             on_trimmed=self._count_trimmed,
         )
-        consumers: dict[tuple[str, str], GroupConsumer] = {}
+        consumers: dict[tuple[str, str], list[GroupConsumer | OrderedPartitions]] = {}
         for event_id, subscriptions in dispatcher.routing.routes.items():
             for subscription in subscriptions:
-                key = (self.stream_key(event_id), self.group_name(subscription.listener.name))
+                key = (event_id, self.group_name(subscription.listener.name))
                 if key in consumers:
-                    other = consumers[key].subscription.listener
+                    other = consumers[key][0].subscription.listener
                     raise ConfigurationError(
                         f"listeners {other.where} and {subscription.listener.where} would "
-                        f"share the consumer group {key[1]!r} on {key[0]!r}, so each event "
-                        "would reach only one of them; give them distinct qualified names "
-                        "(module-level functions, or distinct classes)"
+                        f"share the consumer group {key[1]!r} on the streams of event "
+                        f"{event_id!r}, so each event would reach only one of them; give "
+                        "them distinct qualified names (module-level functions, or "
+                        "distinct classes)"
                     )
-                consumers[key] = GroupConsumer(settings, subscription, *key)
-        return list(consumers.values())
+                consumers[key] = self._group_consumers(settings, subscription, key[1])
+        return [consumer for group in consumers.values() for consumer in group]
+
+    def _group_consumers(
+        self, settings: ConsumerSettings, subscription: Subscription, group: str
+    ) -> list[GroupConsumer | OrderedPartitions]:
+        """One listener's consumers: one per stream, or the leases of an ordered one."""
+        event_class = subscription.event_class
+        if event_class.event_partition_key is not None and subscription.listener.options.ordered:
+            keys = PartitionKeys(self.stream_prefix, event_class.event_id, group, self.partitions)
+            return [OrderedPartitions(settings, subscription, keys)]
+        return [
+            GroupConsumer(settings, subscription, stream, group, partition)
+            for partition, stream in self._layout.streams(event_class)
+        ]
+
+    def _blocking_readers(self) -> int:
+        """Tasks that may block in ``XREADGROUP`` at once: one per stream and listener."""
+        routes = self.dispatcher.routing.routes.values()
+        return sum(len(self._layout.streams(s.event_class)) for subs in routes for s in subs)
+
+    def _groups(self) -> list[tuple[str, str]]:
+        """``(stream, group)`` of every consumer group this process consumes."""
+        return [
+            (stream, consumer.group)
+            for consumer in self._consumers
+            for stream in (
+                consumer.streams if isinstance(consumer, OrderedPartitions) else [consumer.stream]
+            )
+        ]
 
     def _count_trimmed(self, count: int) -> None:
         self.trimmed += count
@@ -331,8 +380,7 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
         """
         if self._client is None:
             raise EmitterNotRunningError("RedisStreamsBackend is not running")
-        groups = [(c.stream, c.group) for c in self._consumers]
-        self.backlog = await sample(self._client, groups, self.dead_letter_stream)
+        self.backlog = await sample(self._client, self._groups(), self.dead_letter_stream)
         return self.backlog
 
     async def _heartbeat(self) -> None:
@@ -349,14 +397,12 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
     async def _forget_idle_consumers(self, client: Client) -> None:
         """Delete this process's consumers from their groups when nothing is pending."""
         with anyio.move_on_after(min(self.shutdown_timeout, 1.0) or 0.1):
-            for consumer in self._consumers:
+            for stream, group in self._groups():
                 try:
                     pending = await client.xpending(
-                        consumer.stream, consumer.group, "-", "+", 1, consumer=self.consumer_name
+                        stream, group, "-", "+", 1, consumer=self.consumer_name
                     )
                     if not pending:  # deleting a consumer would drop its pending messages
-                        await client.xgroup_delconsumer(
-                            consumer.stream, consumer.group, self.consumer_name
-                        )
+                        await client.xgroup_delconsumer(stream, group, self.consumer_name)
                 except (RedisError, OSError):
                     return

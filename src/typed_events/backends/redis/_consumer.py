@@ -86,6 +86,7 @@ class GroupConsumer:
     subscription: Subscription
     stream: str
     group: str
+    partition: int | None = None  # the stream's partition (None: an unpartitioned event)
     in_flight: set[bytes] = field(default_factory=set[bytes])  # fetched, not yet acknowledged
     stopping: anyio.Event = field(default_factory=anyio.Event)
     finished: anyio.Event = field(default_factory=anyio.Event)
@@ -137,9 +138,8 @@ class GroupConsumer:
                         continue
                     self._outage.succeeded()
                     backoff.reset()
-                # Leaving: retries still waiting for their backoff stay pending in Redis
-                # (another consumer takes them over after claim_idle); the ones running
-                # finish.
+                # Leaving: retries waiting for their backoff stay pending in Redis (taken
+                # over after claim_idle); the ones running finish.
         finally:
             self.finished.set()
 
@@ -171,8 +171,7 @@ class GroupConsumer:
         with anyio.CancelScope() as self._read_scope:
             if self.stopping.is_set():
                 return []
-            # stop() cancels this wait; what Redis had sent by then stays pending, and is
-            # taken over by another consumer after claim_idle.
+            # stop() cancels this wait; what Redis sent by then stays pending (claim_idle).
             messages = await self._commands.read(count, block_ms)
         self._read_scope = None
         return messages
@@ -310,6 +309,7 @@ class GroupConsumer:
             self.settings.consumer,
             message.attempt,
             envelope.extensions,
+            self.partition,
         )
         context = delivery_context(delivery)
         dispatcher = self.settings.dispatcher

@@ -30,6 +30,9 @@ class Delivery:
     :ivar attempt: 1 for the first delivery to the group, then 2, 3, ...
     :ivar extensions: the envelope's CloudEvents extension attributes (``traceparent``
         and ``tracestate`` when the emitter traced it), by name.
+    :ivar partition: the partition of :attr:`stream` for an event with ``partition_key=``
+        (``stream`` is ``{prefix}{event_id}:{partition}``); None for an event without one,
+        whose one stream is ``{prefix}{event_id}``.
     """
 
     id: str
@@ -41,6 +44,7 @@ class Delivery:
     consumer: str
     attempt: int
     extensions: Mapping[str, Any] = field(default_factory=dict[str, Any])
+    partition: int | None = None
 
 
 _current: contextvars.ContextVar[Delivery | None] = contextvars.ContextVar(

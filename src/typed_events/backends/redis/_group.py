@@ -192,10 +192,17 @@ class GroupCommands:
             self.stream, self.group, self.consumer, min_idle_ms, self._claim_cursor, count=count
         )
         self._claim_cursor = reply[0]
-        claimed = cast(tuple[StreamEntry, ...], reply[1])
-        # Redis 7 added the deleted ids as a third element.
-        deleted = reply[2] if len(reply) > 2 else ()
-        return AutoClaimed(_entries(claimed), list(deleted))
+        return _autoclaimed(reply)
+
+    async def claim_first(self, count: int) -> AutoClaimed:
+        """``XAUTOCLAIM`` from the start, however idle: the ``count`` oldest entries pending
+        for the group, whoever held them, now this consumer's (a partition's new lease
+        holder takes over what the last one left, in id order)."""
+        return _autoclaimed(
+            await self.client.xautoclaim(
+                self.stream, self.group, self.consumer, 0, b"0-0", count=count
+            )
+        )
 
     async def reclaim(self, message_id: bytes) -> list[StreamMessage]:
         """``XCLAIM`` one message for this consumer, counting one more delivery.
@@ -241,6 +248,13 @@ def text(value: object) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return "" if value is None else str(value)
+
+
+def _autoclaimed(reply: tuple[Any, ...]) -> AutoClaimed:
+    claimed = cast(tuple[StreamEntry, ...], reply[1])
+    # Redis 7 added the deleted ids as a third element.
+    deleted = reply[2] if len(reply) > 2 else ()
+    return AutoClaimed(_entries(claimed), list(deleted))
 
 
 def _read_entries(reply: object) -> list[Entry]:

@@ -8,6 +8,7 @@ with prefix ``typed-events:``, consumer group ``billing:on_order``::
     typed-events:order_placed:3:lease:GROUP      {typed-events:order_placed:3}:lease:GROUP
     typed-events:order_placed:3:fence:GROUP      {typed-events:order_placed:3}:fence:GROUP
     typed-events:order_placed:members:GROUP      {typed-events:order_placed}:members:GROUP
+    typed-events:order_placed:partitions         {typed-events:order_placed}:partitions
 
 On a cluster only the part between the first ``{`` and the next ``}`` picks the slot,
 so a partition's stream, lease and fencing counter share one slot (one Lua script may
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from typed_events._settings import require_int
 from typed_events.errors import ConfigurationError
 
-__all__ = ["PartitionKeys", "partition_of_stream", "partition_stream_key"]
+__all__ = ["PartitionKeys", "partition_count_key", "partition_of_stream", "partition_stream_key"]
 
 
 def partition_stream_key(prefix: str, event_id: str, partition: int, *, cluster: bool) -> str:
@@ -65,6 +66,16 @@ def partition_of_stream(
     if not (base and colon and canonical) or event_id == f"{base}:{number}":
         return None
     return base, int(number)
+
+
+def partition_count_key(prefix: str, event_id: str, *, cluster: bool) -> str:
+    """The key recording how many partitions ``event_id`` has (a string, e.g. ``"16"``).
+
+    Every process sets it if missing and refuses to start when it holds another number:
+    a changed count sends a key's events to another partition, behind another holder.
+    """
+    name = f"{prefix}{event_id}"
+    return f"{_tagged(name, prefix) if cluster else name}:partitions"
 
 
 def _tagged(name: str, prefix: str) -> str:
