@@ -160,24 +160,72 @@ async def test_failover_keeps_writes_a_replica_confirmed_not_those_only_acknowle
     assert [entry.identifier for entry in await replicated] == confirmed
 
 
-async def test_one_cluster_client_rides_through_a_failover(cluster: ClusterHandle) -> None:
-    """Mid-failover, writes to the dead primary's slots fail with ConnectionError; once a
-    replica took over, the same client (no new one) reaches it by itself."""
+# The fence: one propagated write in the batch's slot, after the batch, confirmed by WAIT.
+# A primary replicates in order, so a replica that has the fence has the whole batch; the
+# XRANGE check makes sure the fence runs where the batch is (not on a node that took over
+# after losing it). Returns 1 when the batch's last entry is there, else 0 (lost).
+FENCE = """
+if #redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1]) == 0 then return 0 end
+redis.call('INCR', KEYS[2])
+return 1
+"""
+
+
+async def pipelined_batch(client: coredis.RedisCluster[bytes], stream: str) -> list[bytes]:
+    """30 XADDs in one pipeline: acknowledged, not confirmed (pipelines skip WAIT)."""
+    async with client.pipeline(transaction=False) as pipe:
+        for number in range(30):
+            pipe.xadd(stream, {"envelope": f"{number}".encode()})
+    assert pipe.results is not None
+    return [entry_id for entry_id in pipe.results if isinstance(entry_id, bytes)]
+
+
+async def fence(client: coredis.RedisCluster[bytes], stream: str, last: bytes) -> object:
+    return await client.eval(FENCE, [stream, f"{stream}:fence"], [last])
+
+
+async def riding_through(client: coredis.RedisCluster[bytes], stream: str, last: bytes) -> object:
+    """The fence through the same client, retried while coredis still knows the dead node."""
+    with anyio.fail_after(30):  # only guards against a hang
+        while True:
+            try:
+                return await fence(client, stream, last)
+            except ConnectionError:
+                await anyio.sleep(0.05)  # coredis refreshes its layout after a few errors
+
+
+async def test_a_fence_confirms_a_pipelined_batch_or_finds_it_lost(cluster: ClusterHandle) -> None:
     stream = STREAMS[1]
+    primary = cluster.primary_for_key(stream)
     async with cluster_client(cluster) as client:
-        await client.xadd(stream, {"envelope": b"before"})
-        killed = cluster.kill_primary(stream)
-        with pytest.raises(ConnectionError):
+        kept = await pipelined_batch(client, stream)
+        with client.ensure_replication(replicas=1, timeout_ms=5000):
+            assert await fence(client, stream, kept[-1]) == 1  # the whole batch is on the replica
+
+        cluster.cut_replication(primary)
+        lost = await pipelined_batch(client, stream)
+        with (
+            pytest.raises(ReplicationError),
+            client.ensure_replication(replicas=1, timeout_ms=200),
+        ):
+            await fence(client, stream, lost[-1])
+
+        killed = cluster.kill_primary(primary)
+        with pytest.raises(ConnectionError):  # mid-failover: what a write to those slots sees
             await client.xadd(stream, {"envelope": b"to a dead node"})
-        cluster.wait_for_failover(killed)
-        refused = 0
-        with anyio.fail_after(30):  # only guards against a hang
-            while True:
-                try:
-                    await client.xadd(stream, {"envelope": b"after"})
-                    break
-                except ConnectionError:
-                    refused += 1  # coredis refreshes its layout after a few errors
-                    await anyio.sleep(0.05)
-        assert refused < 5, f"{refused} writes refused after the replica took over"
-        assert await client.xlen(stream) == 2
+        failover = cluster.wait_for_failover(killed)
+
+        # the same client reaches the promoted replica by itself
+        assert await riding_through(client, stream, kept[-1]) == 1
+        assert await fence(client, stream, lost[-1]) == 0  # the writer must write it again
+        with (
+            pytest.raises(ReplicationError),  # the promoted primary has no replica yet
+            client.ensure_replication(replicas=1, timeout_ms=200),
+        ):
+            await fence(client, stream, kept[-1])
+
+        cluster.restart(killed)  # back as the promoted node's replica: WAIT can succeed again
+        with client.ensure_replication(replicas=1, timeout_ms=5000):
+            assert await fence(client, stream, kept[-1]) == 1
+    async with node_client(failover.promoted) as node:
+        assert [entry.identifier for entry in await node.xrange(stream)] == kept
