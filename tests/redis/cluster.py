@@ -67,9 +67,8 @@ class ClusterNode:
     def log_tail(self, lines: int = 30) -> str:
         log = self.directory / "redis.log"
         text = log.read_text(errors="replace") if log.exists() else "(no log)"
-        return f"--- node {self.address} ({self.role}) ---\n" + "\n".join(
-            text.splitlines()[-lines:]
-        )
+        tail = "\n".join(text.splitlines()[-lines:])
+        return f"--- node {self.address} ({self.role}) ---\n{tail}"
 
 
 @dataclass(frozen=True)
@@ -95,8 +94,6 @@ class ClusterHandle:
         self.nodes: list[ClusterNode] = []
         self.primary_count = 0
         self._killed: dict[str, tuple[int, float]] = {}  # node id: (a slot it served, when)
-
-    # -- looking -------------------------------------------------------------------------
 
     @property
     def url(self) -> str:
@@ -127,7 +124,7 @@ class ClusterHandle:
     def info(self, node: ClusterNode, section: str) -> dict[str, str]:
         """``CLUSTER INFO`` (section ``cluster``) or an ``INFO`` section, as a dict."""
         reply = self.command(
-            node, *(["cluster", "info"] if section == "cluster" else ["info", section])
+            node, *("cluster", "info") if section == "cluster" else ("info", section)
         )
         pairs = (line.split(":", 1) for line in reply.splitlines() if ":" in line)
         return {key.strip(): value.strip() for key, value in pairs}
@@ -188,17 +185,13 @@ class ClusterHandle:
     def log_tail(self) -> str:
         return "\n".join(node.log_tail() for node in self.nodes)
 
-    # -- starting and stopping -----------------------------------------------------------
-
     def start(self, primaries: int = 3, replicas_per_primary: int = 1) -> None:
         """Starts the nodes and forms the cluster; raises :class:`ClusterError` if it cannot."""
         self.primary_count = primaries
         for index in range(primaries * (1 + replicas_per_primary)):
             directory = self.directory / f"node-{index}"
             directory.mkdir(parents=True)
-            node = ClusterNode(port=free_port(), bus_port=free_port(), directory=directory)
-            self.nodes.append(node)
-            self.launch(node)
+            self.nodes.append(self.launch_on_free_ports(directory))
         create = subprocess.run(
             [
                 self.cli, "--cluster", "create",
@@ -213,6 +206,19 @@ class ClusterHandle:
                 f"redis-cli --cluster create failed:\n{create.stdout}\n{create.stderr}"
             )
         self.wait_until_whole()
+
+    def launch_on_free_ports(self, directory: Path, attempts: int = 3) -> ClusterNode:
+        """A new node on ports that were free a moment ago; new ones if another process
+        took them in between (the node then exits at once, saying so in its log)."""
+        for attempt in range(attempts):
+            node = ClusterNode(port=free_port(), bus_port=free_port(), directory=directory)
+            try:
+                self.launch(node)
+                return node
+            except ClusterError:
+                if node.alive or attempt == attempts - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     def launch(self, node: ClusterNode) -> None:
         """Starts ``node`` (again after a kill: same ports, same data); waits for PING."""
@@ -249,8 +255,6 @@ class ClusterHandle:
             if node.process is not None and node.alive:
                 node.process.kill()
                 node.process.wait(timeout=10)
-
-    # -- waiting -------------------------------------------------------------------------
 
     def wait_for(
         self, condition: Callable[[], bool], what: str, node: ClusterNode | None = None
@@ -307,8 +311,6 @@ class ClusterHandle:
         seconds += self.wait_for(self.replicas_synced, "every replica to sync its primary")
         self.refresh()
         return seconds
-
-    # -- breaking and healing ------------------------------------------------------------
 
     def kill_primary(self, key_or_node: str | ClusterNode) -> ClusterNode:
         """SIGKILLs the primary holding the key (or the node given); returns it."""
