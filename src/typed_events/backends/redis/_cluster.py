@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import coredis
 from coredis.connection import TCPLocation
 from coredis.exceptions import ClusterDownError, ConnectionError
+from coredis.pool import ClusterConnectionPool
 from coredis.retry import RetryPolicy
 
 from typed_events.backends.redis._url import mask_url
@@ -150,7 +151,12 @@ def cluster_settings(url: str) -> ClusterSettings:
     )
 
 
-def open_cluster_client(settings: ClusterSettings, *, blocking_readers: int = 0) -> ClusterClient:
+def open_cluster_client(
+    settings: ClusterSettings,
+    *,
+    blocking_readers: int = 0,
+    pool: type[ClusterConnectionPool] = ClusterConnectionPool,
+) -> ClusterClient:
     """A cluster client for ``settings``, not yet entered: use it as ``async with client``
     (entering learns the layout and starts coredis' layout monitor in the caller's task
     group).
@@ -163,6 +169,7 @@ def open_cluster_client(settings: ClusterSettings, *, blocking_readers: int = 0)
     :param blocking_readers: how many tasks block in ``XREADGROUP`` at once; each holds a
         connection, possibly all on one node, so every node's pool has room for them all
         plus the other commands.
+    :param pool: the connection pool class (``_client`` passes one that fixes a leak).
     :raises ConfigurationError: when the TLS files cannot be loaded.
     """
     host, port = settings.nodes[0]
@@ -183,6 +190,7 @@ def open_cluster_client(settings: ClusterSettings, *, blocking_readers: int = 0)
             max_connections_per_node=True,
             decode_responses=False,
             retry_policy=_ReportNoRetry(),
+            connection_pool_cls=pool,
         )
     except (OSError, ssl.SSLError) as error:
         raise ConfigurationError(

@@ -39,6 +39,7 @@ RETRYABLE: tuple[type[BaseException], ...] = (
     errors.ReadOnlyError,  # a failover in progress
     errors.TryAgainError,
     errors.ClusterDownError,
+    errors.ClusterError,  # "Maximum retries exhausted.": redirects while slots move
     # A refused login (WRONGPASS, NOAUTH), at connect time or after a reconnect: an
     # outage too (an operator fixes the ACL and the backend goes on), logged as itself.
     errors.AuthenticationError,

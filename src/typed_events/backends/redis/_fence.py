@@ -20,11 +20,18 @@ from __future__ import annotations
 import enum
 
 import coredis
-from coredis.exceptions import ReplicationError
+from coredis._utils import hash_slot
+from coredis.exceptions import RedisError, ReplicationError
 
 from typed_events._settings import require_int
 
-__all__ = ["FenceClient", "FenceResult", "confirm_written", "write_fence_key"]
+__all__ = [
+    "FenceClient",
+    "FenceResult",
+    "NotConfirmedError",
+    "confirm_written",
+    "write_fence_key",
+]
 
 FenceClient = coredis.Redis[bytes] | coredis.RedisCluster[bytes]
 """Either client: the fence is the same command on one node and on a cluster."""
@@ -52,6 +59,23 @@ class FenceResult(enum.Enum):
     LOST = "lost"
     """It is not on the stream's primary: a failover (or a restart without its data) lost
     it. Write the batch again; consumers dedupe by CloudEvents id, so that is safe."""
+
+
+class NotConfirmedError(RedisError):
+    """No replica (or too few) confirmed a batch of ``stream`` in time; the writer keeps
+    the batch and fences again (an outage, as far as the emits waiting on it go)."""
+
+    def __init__(self, stream: str, replicas: int, timeout_ms: int) -> None:
+        slot = hash_slot(stream.encode())
+        super().__init__(
+            f"no replica confirmed the write to stream {stream!r} (cluster slot {slot}) "
+            f"within {timeout_ms} ms (replicas={replicas} asked); the primary of that slot "
+            "has fewer replicas in sync (right after a failover it has none until the "
+            "old primary rejoins). The events wait for confirmation; to accept writes "
+            "without it, lower RedisStreamsBackend(replicas=...)"
+        )
+        self.stream = stream
+        self.slot = slot
 
 
 def write_fence_key(stream: str) -> str:
