@@ -88,6 +88,8 @@ def cause_of(exc: BaseException, user: str) -> str:
             f"authentication failed for user {user!r} ({describe(exc)}); check the password "
             "and the ACL user in the URL"
         )
+    if isinstance(exc, errors.ReplicationError):  # Redis answers; its replicas do not
+        return f"not confirmed by a replica ({describe(exc)})"
     return f"Redis unavailable ({describe(exc)})"
 
 

@@ -61,13 +61,14 @@ class FenceResult(enum.Enum):
     it. Write the batch again; consumers dedupe by CloudEvents id, so that is safe."""
 
 
-class NotConfirmedError(RedisError):
+class NotConfirmedError(ReplicationError):
     """No replica (or too few) confirmed a batch of ``stream`` in time; the writer keeps
     the batch and fences again (an outage, as far as the emits waiting on it go)."""
 
     def __init__(self, stream: str, replicas: int, timeout_ms: int) -> None:
         slot = hash_slot(stream.encode())
-        super().__init__(
+        RedisError.__init__(  # ReplicationError's own __init__ wants the command
+            self,
             f"no replica confirmed the write to stream {stream!r} (cluster slot {slot}) "
             f"within {timeout_ms} ms (replicas={replicas} asked); the primary of that slot "
             "has fewer replicas in sync (right after a failover it has none until the "
