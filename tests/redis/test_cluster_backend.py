@@ -122,7 +122,8 @@ async def test_events_flow_through_the_cluster_in_hash_tagged_streams_on_every_p
         0,
         0,
     )
-    assert bus.shutdown_report is not None and bus.shutdown_report.clean
+    assert bus.shutdown_report is not None
+    assert bus.shutdown_report.clean
 
 
 async def test_a_dead_letter_lands_in_its_hash_tagged_stream_and_a_replay_reaches_the_listener(
@@ -147,13 +148,13 @@ async def test_a_dead_letter_lands_in_its_hash_tagged_stream_and_a_replay_reache
 
             found: list[DeadLetter] = []
 
-            async def one_letter() -> bool:
-                found[:] = await letters()
-                return len(found) == 1
+            async def one_letter() -> None:
+                while len(found) != 1:
+                    await anyio.sleep(0.05)
+                    found[:] = await letters()
 
             with anyio.fail_after(30):
-                while not await one_letter():
-                    await anyio.sleep(0.05)
+                await one_letter()
             [letter] = found
             p = partition_of(Placed(order_id="order-7", seq=1), PARTITIONS)
             stream = f"{{typed-events:order_placed:{p}}}"
@@ -162,7 +163,8 @@ async def test_a_dead_letter_lands_in_its_hash_tagged_stream_and_a_replay_reache
             fixed.set()
             await client.xadd(letter.stream, letter.replay_fields())
             await eventually(lambda: calls["order-7"] == 3, "the replayed event")
-    assert bus.shutdown_report is not None and bus.shutdown_report.clean
+    assert bus.shutdown_report is not None
+    assert bus.shutdown_report.clean
 
 
 async def test_an_emit_no_replica_confirms_waits_says_so_and_completes_once_one_does(
@@ -182,21 +184,24 @@ async def test_an_emit_no_replica_confirms_waits_says_so_and_completes_once_one_
     assert "Redis stored it, but no replica confirmed it yet" in message
 
     patient = backend(cluster, replica_timeout=0.2, consume=False)
-    async with EventBus(events=[Placed], backend=patient) as bus:
-        async with anyio.create_task_group() as tasks:
-            done = anyio.Event()
+    done = anyio.Event()
+    async with (
+        EventBus(events=[Placed], backend=patient) as bus,
+        anyio.create_task_group() as tasks,
+    ):
 
-            async def emit() -> None:
-                await bus.emit_async(event)
-                done.set()
+        async def emit() -> None:
+            await bus.emit_async(event)
+            done.set()
 
-            tasks.start_soon(emit)
-            await anyio.sleep(0.5)
-            assert not done.is_set(), "returned before any replica had the event"
-            await anyio.to_thread.run_sync(cluster.heal)
-            with anyio.fail_after(30):
-                await done.wait()
-    assert bus.shutdown_report is not None and bus.shutdown_report.clean
+        tasks.start_soon(emit)
+        await anyio.sleep(0.5)
+        assert not done.is_set(), "returned before any replica had the event"
+        await anyio.to_thread.run_sync(cluster.heal)
+        with anyio.fail_after(30):
+            await done.wait()
+    assert bus.shutdown_report is not None
+    assert bus.shutdown_report.clean
 
 
 async def test_a_sync_emit_no_replica_confirmed_is_reported_unwritten_at_shutdown(
@@ -209,7 +214,8 @@ async def test_a_sync_emit_no_replica_confirmed_is_reported_unwritten_at_shutdow
     async with EventBus(events=[Placed], backend=used) as bus:
         bus.emit(event)
     report = bus.shutdown_report
-    assert report is not None and not report.clean
+    assert report is not None
+    assert not report.clean
     [unwritten] = report.calls
     assert (unwritten.event, unwritten.listener) == (event, stream)
     assert unwritten.reason is UndeliveredReason.NOT_WRITTEN
@@ -238,9 +244,15 @@ async def test_a_batch_a_failover_lost_is_written_again_and_handled(
 
             tasks.start_soon(emit)
             async with open_client(cluster.url) as client:
-                with anyio.fail_after(10):
-                    while not await client.xlen(stream):
+
+                async def stored() -> None:
+                    while True:
+                        if await client.xlen(stream):
+                            return
                         await anyio.sleep(0.02)
+
+                with anyio.fail_after(10):
+                    await stored()
             cluster.kill_primary(primary)
             failover = await anyio.to_thread.run_sync(cluster.wait_for_failover, primary)
             assert not done.is_set()  # the promoted replica has no replica of its own yet
