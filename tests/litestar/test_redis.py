@@ -76,7 +76,7 @@ def test_plain_listeners_get_their_own_consumer_group(redis_server: RedisServer)
     assert sorted(plain_seen) == sorted(typed_seen) == [1, 2]
     groups = {
         info["name"].decode()
-        for info in redis_server.client().xinfo_groups(backend.stream_key("lt_redis_parcel"))
+        for info in redis_server.client().groups(backend.stream_key("lt_redis_parcel"))
     }
     module = "tests.litestar.test_redis"
     assert groups == {f"shop:{module}.plain_parcel", f"shop:{module}.typed_parcel"}

@@ -4,6 +4,7 @@ and the start-up refusals (a changed number of partitions, a colliding stream na
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 
 import anyio
@@ -12,6 +13,8 @@ import pytest
 from typed_events import Event, EventBus, listener
 from typed_events._partitioning import partition_of
 from typed_events.backends.redis import Delivery, RedisStreamsBackend, current_delivery
+from typed_events.backends.redis._lease_scripts import describe
+from typed_events.backends.redis._partitions import PartitionKeys
 from typed_events.errors import ConfigurationError
 
 from .conftest import RedisServer
@@ -114,16 +117,26 @@ async def test_an_ordered_listener_keeps_each_keys_order_across_two_buses_sharin
             del running[delivery.partition]
 
     options = {"partitions": 8, "retry_backoff": 0.05, "max_retries": 3}
-    first = EventBus([in_order], backend=backend(redis_server, **options))
-    second = EventBus([in_order], backend=backend(redis_server, **options))
+    backends = [backend(redis_server, **options) for _ in range(2)]
+    first, second = (EventBus([in_order], backend=b) for b in backends)
+    keys = PartitionKeys("typed-events:", "moved", f"moves:{in_order.name}", 8)
+    both = {b.consumer_name for b in backends}
+
+    def holders() -> set[str | None]:
+        return {info.holder for info in redis_server.client().run(lambda c: describe(c, keys))}
+
     sent: dict[str, list[int]] = defaultdict(list)
-    async with first, second:
+    async with contextlib.AsyncExitStack() as buses:
+        await buses.enter_async_context(first)
         for i in range(300):
+            if i == 100:  # the second bus joins while the first works: leases move
+                await buses.enter_async_context(second)
             key = f"key-{i % 10}"
             first.emit(Moved(key=key, seq=i))  # one emitter: its order is the key's order
             sent[key].append(i)
             if i % 50 == 0:
-                await anyio.sleep(0.05)  # let the second bus join and the leases move
+                await anyio.sleep(0.05)
+        await eventually(lambda: holders() == both, "both buses to hold partitions")
         await eventually(lambda: len(handled) == 300, "every event, in order", within=60)
     by_key: dict[str, list[int]] = defaultdict(list)
     for key, seq, _, _ in handled:

@@ -250,7 +250,7 @@ def test_leases_move_one_holder_at_a_time_and_spread_evenly_as_processes_join_an
     redis_server: RedisServer, tmp_path: Path
 ) -> None:
     keys = PartitionKeys("typed-events:", "step", f"steps:{in_order.name}", PARTITIONS)
-    emitter = spawn("emitter", redis_server.url, tmp_path, "--count", "100000", "--rate", "300")
+    emitter = spawn("emitter", redis_server.url, tmp_path, "--count", "100000", "--rate", "150")
     workers: list[subprocess.Popen[bytes]] = []
     try:
         with LeaseSampler(redis_server.url, keys) as sampler:

@@ -173,7 +173,8 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
         """The last sampled :class:`Backlog` of this process's groups (None before one)."""
 
     def stream_key(self, event_id: str) -> str:
-        """The stream holding the events of ``event_id``."""
+        """The stream holding the events of ``event_id``, an event without
+        ``partition_key=`` (a partitioned one has one stream per partition)."""
         return stream_key(self.stream_prefix, event_id, cluster=self.cluster)
 
     def group_name(self, listener_name: str) -> str:

@@ -210,9 +210,10 @@ class PartitionLeases:
                 self._assigned = share
                 for partition in sorted(self._held.keys() - share - self._releasing):
                     self._start_release(partition, lost=False)
-                for partition in sorted(share - self._held.keys() - self._releasing):
-                    if not self._leaving:
-                        await self._take(partition)
+                if not self._leaving:
+                    await self._each(
+                        self._take, sorted(share - self._held.keys() - self._releasing)
+                    )
             except _REDIS_ERRORS as exc:
                 logger.warning(
                     "partition leases of %s for group %s (event %r): Redis failed (%s); "
@@ -236,23 +237,46 @@ class PartitionLeases:
             self.keys.members, self.member, self._ttl_ms, join=not self._leaving
         )
 
+    async def _each(self, step: Callable[[int], Awaitable[None]], partitions: list[int]) -> None:
+        """``step(p)`` for each partition at once; the first Redis failure is re-raised.
+
+        At once, not one after another: in a busy process each round trip waits its turn
+        in the event loop, and sixteen in a row can outlast the trust of the first lease.
+        """
+        failures: list[BaseException] = []
+
+        async def run(partition: int) -> None:
+            try:
+                await step(partition)
+            except _REDIS_ERRORS as exc:
+                failures.append(exc)
+
+        async with anyio.create_task_group() as steps:
+            for partition in partitions:
+                steps.start_soon(run, partition)
+        if failures:
+            raise failures[0]
+
     async def _renew_all(self) -> None:
-        for partition, lease in list(self._held.items()):
-            sent = anyio.current_time()
-            renewed = await self._scripts.renew(
-                self.keys.lease(partition), lease.value, self._ttl_ms
-            )
-            if self._held.get(partition) is not lease:
-                continue  # let go or lost meanwhile: a late answer changes nothing
-            if renewed:
-                lease.trusted_until = sent + self.lease_time * _TRUSTED_SHARE
-            else:
-                logger.warning(
-                    "partition %d of event %r (group %s): the lease of %s was gone at "
-                    "renewal; stopping work on it",
-                    partition, self.keys.event_id, self.keys.group, self.member,
-                )  # fmt: skip
-                self._lose(partition, lease)
+        await self._each(self._renew, list(self._held))
+
+    async def _renew(self, partition: int) -> None:
+        lease = self._held.get(partition)
+        if lease is None:
+            return
+        sent = anyio.current_time()
+        renewed = await self._scripts.renew(self.keys.lease(partition), lease.value, self._ttl_ms)
+        if self._held.get(partition) is not lease:
+            return  # let go or lost meanwhile: a late answer changes nothing
+        if renewed:
+            lease.trusted_until = sent + self.lease_time * _TRUSTED_SHARE
+        else:
+            logger.warning(
+                "partition %d of event %r (group %s): the lease of %s was gone at "
+                "renewal; stopping work on it",
+                partition, self.keys.event_id, self.keys.group, self.member,
+            )  # fmt: skip
+            self._lose(partition, lease)
 
     async def _take(self, partition: int) -> None:
         sent = anyio.current_time()
