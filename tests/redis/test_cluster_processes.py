@@ -10,6 +10,7 @@ import itertools
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any, cast
 
 import anyio
 import pytest
@@ -36,11 +37,12 @@ def groups_drained(url: str, streams: list[str], groups: tuple[str, ...]) -> dic
         async with open_client(url) as client:
             for stream in streams:
                 last = (await client.xinfo_stream(stream))["last-generated-id"]
-                for info in await client.xinfo_groups(stream):
-                    name = info[b"name"].decode()  # type: ignore[union-attr]
+                for raw in await client.xinfo_groups(stream):
+                    info = cast("dict[Any, Any]", raw)  # bytes keys: the client does not decode
+                    name = info[b"name"].decode()
                     if name in groups:
                         behind = info[b"last-delivered-id"] != last
-                        found[f"{stream} {name}"] = int(info[b"pending"]) + behind  # type: ignore[call-overload]
+                        found[f"{stream} {name}"] = int(info[b"pending"]) + behind
             found["dead letters"] = await client.xlen(DEAD_LETTERS)
         return found
 

@@ -73,7 +73,7 @@ class NotConfirmedError(ReplicationError):
             f"within {timeout_ms} ms (replicas={replicas} asked); the primary of that slot "
             "has fewer replicas in sync (right after a failover it has none until the "
             "old primary rejoins). The events wait for confirmation; to accept writes "
-            "without it, lower RedisStreamsBackend(replicas=...)"
+            "without it, lower RedisStreamsBackend(replicas=...)",
         )
         self.stream = stream
         self.slot = slot
