@@ -128,6 +128,7 @@ def test_a_primary_killed_mid_run_loses_no_acknowledged_event(
         cluster.restart(victim)  # WAIT 1 on the promoted primary's slots can be met again
         figures["restart_s"] = time.monotonic() - started
         assert emitter.wait(timeout=120) == 0, "the emitter reported unwritten events"
+        figures["emitter_done_after_kill_s"] = (time.monotonic_ns() - killed_at) / 1e9
         acked = acknowledged(tmp_path)
         assert len(acked) == total
         wanted = {(key, seq) for key, seq, _ in acked}
@@ -139,6 +140,7 @@ def test_a_primary_killed_mid_run_loses_no_acknowledged_event(
             lambda: wanted <= handled("o") and wanted <= handled("u"),
             "every acknowledged event to reach both listeners",
         )
+        figures["drained_after_kill_s"] = (time.monotonic_ns() - killed_at) / 1e9
     finally:
         codes = [numbered.stop(worker) for worker in workers]
     assert codes == [0, 0]
