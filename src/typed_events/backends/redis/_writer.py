@@ -35,6 +35,7 @@ __all__ = ["PendingWrite", "RedisWriteError", "StreamWriter", "WriteBufferFullEr
 logger = logging.getLogger("typed_events")
 
 _WRITE_BATCH = 512  # XADDs per pipeline round trip
+_REFENCE_PAUSE = 0.05  # after a WAIT that timed out, before the next fence
 
 
 @dataclass(eq=False)
@@ -234,40 +235,17 @@ class StreamWriter:
         return passing, stored
 
     async def _confirm(self, stored: list[tuple[PendingWrite, bytes]]) -> None:
-        """Fence each stream of the batch until ``replicas`` replicas have it; what a
-        failover lost goes back to the front of the buffer, to be written again
-        (consumers dedupe by CloudEvents id). Retries with backoff meanwhile."""
-        assert self.client is not None
+        """Fence each stream of the batch, all at once, until ``replicas`` replicas have
+        it; what a failover lost goes back to the front of the buffer, in emit order, to
+        be written again (consumers dedupe by CloudEvents id)."""
         streams: dict[str, list[tuple[PendingWrite, bytes]]] = {}
         for write, entry in stored:
             streams.setdefault(write.stream, []).append((write, entry))
         self._confirming = [write for write, _ in stored]
         lost: list[PendingWrite] = []
-        backoff = Backoff()
-        timeout_ms = max(1, int(self.replica_timeout * 1000))
-        while streams:
-            stream, writes = next(iter(streams.items()))
-            try:
-                fence = write_fence_key(stream)
-                found = await confirm_written(
-                    self.client, stream, fence, writes[-1][1], self.replicas, timeout_ms
-                )
-                if found is FenceResult.NOT_CONFIRMED:
-                    raise NotConfirmedError(stream, self.replicas, timeout_ms)
-            except (RedisError, OSError) as exc:  # a refused fence (NOPERM) waits as well
-                waiting = f"; {len(self._confirming)} event(s) waiting for confirmation"
-                self.outage.failed(exc, waiting)
-                await anyio.sleep(backoff.next_delay())
-                continue
-            del streams[stream]
-            done = {id(write) for write, _ in writes}
-            self._confirming = [w for w in self._confirming if id(w) not in done]
-            if found is FenceResult.LOST:
-                lost.extend(write for write, _ in writes)
-                continue
-            for write, _ in writes:
-                if write.written is not None:
-                    write.written.set()
+        async with anyio.create_task_group() as tasks:
+            for stream, writes in streams.items():
+                tasks.start_soon(self._confirm_stream, stream, writes, lost)
         if lost:
             logger.warning(
                 "%d event(s) Redis had acknowledged are gone from %s (a failover lost "
@@ -275,7 +253,41 @@ class StreamWriter:
                 len(lost),
                 ", ".join(sorted({write.stream for write in lost})),
             )
-            self._buffer.extendleft(reversed(lost))
+            order = {id(write): n for n, (write, _) in enumerate(stored)}
+            self._buffer.extendleft(sorted(lost, key=lambda w: order[id(w)], reverse=True))
+
+    async def _confirm_stream(
+        self, stream: str, writes: list[tuple[PendingWrite, bytes]], lost: list[PendingWrite]
+    ) -> None:
+        """One stream's fence, again until it answers: confirmed (the emits complete) or
+        lost (the writes join ``lost``)."""
+        assert self.client is not None
+        backoff = Backoff()
+        timeout_ms = max(1, int(self.replica_timeout * 1000))
+        while True:
+            try:
+                fence = write_fence_key(stream)
+                found = await confirm_written(
+                    self.client, stream, fence, writes[-1][1], self.replicas, timeout_ms
+                )
+                if found is FenceResult.NOT_CONFIRMED:
+                    raise NotConfirmedError(stream, self.replicas, timeout_ms)
+                break
+            except (RedisError, OSError) as exc:  # a refused fence (NOPERM) waits as well
+                waiting = f"; {len(self._confirming)} event(s) waiting for confirmation"
+                self.outage.failed(exc, waiting)
+                # A short WAIT waited already: fence again at once, so the emits complete
+                # as soon as a replica is back; other errors back off.
+                short = isinstance(exc, NotConfirmedError)
+                await anyio.sleep(_REFENCE_PAUSE if short else backoff.next_delay())
+        done = {id(write) for write, _ in writes}
+        self._confirming = [w for w in self._confirming if id(w) not in done]
+        if found is FenceResult.LOST:
+            lost.extend(write for write, _ in writes)
+            return
+        for write, _ in writes:
+            if write.written is not None:
+                write.written.set()
 
     def close(self, why: str) -> list[PendingWrite]:
         """Stop accepting; fail every write not acknowledged, release all waiters.
