@@ -210,3 +210,78 @@ async def test_a_partitioned_event_the_bus_does_not_know_is_refused_by_emit(
             bus.emit(Grid(cell=1))
         bus.emit(GridThree(cell=1))  # an unknown event without a key is fine
     assert redis_server.client().xlen("typed-events:grid:3") == 1
+
+
+async def test_an_ordered_listener_keeps_each_keys_order_across_a_redis_kill_9_and_restart(
+    redis_server: RedisServer,
+) -> None:
+    total, kill_at = 300, 100
+    first_seen: dict[str, tuple[str, int]] = {}  # by CloudEvents id: a redelivery is a copy
+
+    @listener(Moved, ordered=True)
+    async def in_order(event: Moved) -> None:
+        delivery = current_delivery()
+        assert delivery is not None
+        first_seen.setdefault(delivery.id, (event.key, event.seq))
+
+    acknowledged: list[int] = []
+
+    async def emit_all(bus: EventBus) -> None:
+        for i in range(total):
+            await bus.emit_async(Moved(key=f"key-{i % 5}", seq=i))  # Redis has it now
+            acknowledged.append(i)
+
+    async def restart_redis() -> None:
+        await eventually(lambda: len(acknowledged) >= kill_at, "the first events")
+        redis_server.stop(kill=True)  # appendonly fsyncs each write: nothing acked is lost
+        await anyio.sleep(0.3)
+        await anyio.to_thread.run_sync(redis_server.start)
+
+    emitter = EventBus(events=[Moved], backend=backend(redis_server, consume=False))
+    consumer = EventBus([in_order], backend=backend(redis_server))
+    async with consumer, emitter:
+        async with anyio.create_task_group() as group:
+            group.start_soon(emit_all, emitter)
+            group.start_soon(restart_redis)
+        await eventually(lambda: len(first_seen) == total, "every event after the restart")
+    by_key: dict[str, list[int]] = defaultdict(list)
+    for key, seq in first_seen.values():  # dicts keep insertion order: the order handled
+        by_key[key].append(seq)
+    assert by_key == {f"key-{k}": list(range(k, total, 5)) for k in range(5)}
+    stats = consumer.stats
+    assert stats.failed == stats.dropped == 0
+    assert consumer.shutdown_report is not None
+    assert consumer.shutdown_report.clean
+
+
+async def test_a_message_redis_refuses_a_command_about_is_handled_again_before_the_next(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    handled: list[int] = []
+    attempts: list[int] = []
+
+    @listener(Moved, ordered=True)
+    async def in_order(event: Moved) -> None:
+        delivery = current_delivery()
+        assert delivery is not None
+        attempts.append(event.seq)
+        if event.seq == 1 and attempts.count(1) == 1:
+            raise RuntimeError("fails once; its retry's XCLAIM is refused")
+        handled.append(event.seq)
+
+    # No XCLAIM: the retry in place cannot claim the message again, so the reader goes
+    # back to taking over the partition's pending entries (XAUTOCLAIM), oldest first.
+    redis_server.client().acl_setuser(
+        "no-claim", "on", ">pw", "~typed-events:*", "+@all", "-xclaim"
+    )
+    url = f"redis://no-claim:pw@127.0.0.1:{redis_server.port}/0"
+    settings = {"claim_idle": 0.9, "partitions": 1, "retry_backoff": 0.01}
+    backend = RedisStreamsBackend(url, service="moves", **settings)  # type: ignore[arg-type]
+    async with EventBus([in_order], backend=backend) as bus:
+        for seq in range(4):
+            await bus.emit_async(Moved(key="one key", seq=seq))
+        await eventually(lambda: len(handled) == 4, "every event")
+    assert handled == [0, 1, 2, 3]
+    assert attempts == [0, 1, 1, 2, 3]
+    assert "Redis refused a command while handling message" in caplog.text
+    assert "handled again before the next one" in caplog.text
