@@ -8,6 +8,9 @@ import pytest
 
 from tests.otel.sdk import Telemetry, in_memory_sdk
 
+# The Redis Cluster fixtures (redis_cluster, cluster); a plugin so no conftest imports another.
+pytest_plugins = ["tests.redis.cluster"]
+
 
 @pytest.fixture(params=["asyncio", "trio"])
 def anyio_backend(request: pytest.FixtureRequest) -> str:

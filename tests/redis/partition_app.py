@@ -92,6 +92,8 @@ async def emitter(args: argparse.Namespace) -> int:
     order = [k for k in range(args.keys) for _ in range(per_key)]
     shuffle.shuffle(order)
     next_seq = [0] * args.keys
+    if args.acked:
+        return await _emit_acknowledged(args, bus, order)
     async with bus:
         with anyio.open_signal_receiver(signal.SIGTERM) as signals:
             async with anyio.create_task_group() as tasks:
@@ -116,6 +118,33 @@ async def emitter(args: argparse.Namespace) -> int:
     return 0 if report is not None and report.clean else 1
 
 
+async def _emit_acknowledged(args: argparse.Namespace, bus: EventBus, order: list[int]) -> int:
+    """``--acked N``: ``emit_async`` from N tasks at once, each acknowledged emit appended
+    to ``acked.log`` as ``<key> <seq> <monotonic ns>`` once it returned (in the kernel at
+    once, so the test knows exactly which emits were acknowledged)."""
+    fd = os.open(Path(args.out) / "acked.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    next_seq = [0] * args.keys
+    steps = []
+    for k in order:
+        steps.append(Step(key=f"key-{k}", seq=next_seq[k]))
+        next_seq[k] += 1
+    queue = iter(steps)
+
+    async def send() -> None:
+        for step in queue:
+            await bus.emit_async(step)
+            os.write(fd, f"{step.key} {step.seq} {time.monotonic_ns()}\n".encode())
+            if args.rate:
+                await anyio.sleep(args.acked / args.rate)
+
+    async with bus, anyio.create_task_group() as tasks:
+        for _ in range(args.acked):
+            tasks.start_soon(send)
+    report = bus.shutdown_report
+    print(report, flush=True)
+    return 0 if report is not None and report.clean else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("role", choices=["worker", "emitter"])
@@ -129,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delay", type=float, default=0.0)
     parser.add_argument("--claim-idle", type=float, default=1.0)
     parser.add_argument("--backend", choices=["asyncio", "trio"], default="asyncio")
+    parser.add_argument("--acked", type=int, default=0, help="emit_async from N tasks")
     args = parser.parse_args(argv)
     run = worker if args.role == "worker" else emitter
     return anyio.run(run, args, backend=args.backend)

@@ -340,12 +340,16 @@ async def test_an_event_named_dead_letter_is_refused(redis_server: RedisServer) 
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"url": "http://localhost"}, "redis://, rediss:// or unix://"),
+        ({"url": "http://localhost"}, "redis://, rediss://, unix://, redis+cluster:// or rediss"),
         ({"service": " "}, "service must be a non-empty name"),
         ({"max_retries": -1}, "max_retries must be an int >= 0"),
         ({"claim_idle": 0}, "claim_idle must be seconds > 0"),
         ({"maxlen": 0}, "maxlen must be an int >= 1"),
         ({"max_message_bytes": 10}, "max_message_bytes must be an int >= 256"),
+        ({"replicas": -1}, "replicas must be an int >= 0"),
+        ({"replica_timeout": 0}, "replica_timeout must be seconds > 0"),
+        ({"url": "redis+cluster://:pw@h1:7000/3"}, "a Redis Cluster has database 0 only"),
+        ({"url": "redis+cluster://h1:7000", "stream_prefix": "{a}:"}, "contains a brace"),
     ],
 )
 def test_invalid_settings_are_refused_with_the_name(settings: dict[str, Any], message: str) -> None:
@@ -393,3 +397,10 @@ async def test_the_pipeline_edges_hold_through_redis_consumers(redis_server: Red
         await serve()
     assert stopping.shutdown_report is not None
     assert isinstance(stopping.shutdown_report.interrupted_by, KeyboardInterrupt)
+
+
+def test_emits_wait_for_a_replica_by_default_on_a_cluster_only() -> None:
+    assert RedisStreamsBackend("redis://localhost", service="s").replicas == 0
+    assert RedisStreamsBackend("redis://localhost", service="s", replicas=1).replicas == 1
+    assert RedisStreamsBackend("redis+cluster://h1:7000", service="s").replicas == 1
+    assert RedisStreamsBackend("redis+cluster://h1:7000", service="s", replicas=0).replicas == 0

@@ -18,6 +18,18 @@ URLS_WITH_SECRETS = [
     ("unix://:hunter2@/run/redis.sock", "unix://:***@/run/redis.sock"),
     ("redis://u:hunter2@[::1]:6379?password=hunter2#x", "redis://u:***@[::1]:6379?password=***#x"),
     ("redis://h:6379/0", "redis://h:6379/0"),
+    # Redis Cluster: a list of startup nodes, read without parsing one port.
+    (
+        "redis+cluster://app:hunter2@h1:7000,h2:7001,[::1]:7002/?password=hunter2",
+        "redis+cluster://app:***@h1:7000,h2:7001,[::1]:7002/?password=***",
+    ),
+    ("rediss+cluster://:hunter2@h1,h2", "rediss+cluster://:***@h1,h2"),
+    ("redis+cluster://h1:7000,h2:7001", "redis+cluster://h1:7000,h2:7001"),
+    # A password with an unencoded "/" or "@" cannot be told from the rest: nothing shown.
+    ("redis://u:hunter/2@h", "<unparsable URL>"),
+    ("redis+cluster://u:hunter2@h1:7000,h2:7001/x@y", "<unparsable URL>"),
+    ("redis+cluster://u:hun@ter2@h1:7000,h2:x7001", "<unparsable URL>"),
+    ("redis://u:p@[::1]x", "<unparsable URL>"),
 ]
 
 

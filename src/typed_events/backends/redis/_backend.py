@@ -8,7 +8,6 @@ import os
 import secrets
 import socket
 import uuid
-from urllib.parse import urlsplit
 
 import anyio
 
@@ -17,7 +16,7 @@ from typed_events._routing import Subscription
 from typed_events._settings import require_int, require_seconds
 from typed_events.backends.base import BaseEventEmitterBackend, Lifecycle
 from typed_events.backends.redis._backlog import Backlog, sample
-from typed_events.backends.redis._client import Client, open_client
+from typed_events.backends.redis._client import Client, check_url, open_client
 from typed_events.backends.redis._connection import RedisError, cause_of
 from typed_events.backends.redis._consumer import ConsumerSettings, GroupConsumer
 from typed_events.backends.redis._keys import (
@@ -45,7 +44,11 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
 
     :param url: ``redis://[[user]:password@]host[:port][/db]``, ``rediss://`` for TLS
         (query options such as ``?ssl_cert_reqs=none`` or ``ssl_ca_certs=...`` go to
-        the coredis client), or ``unix:///path/to/socket``.
+        the coredis client), or ``unix:///path/to/socket``; a Redis Cluster is
+        ``redis+cluster://[[user]:password@]host:port[,host2:port2...]`` (or
+        ``rediss+cluster://`` for TLS), any of its nodes: then every stream name is a
+        hash tag (``{typed-events:order_placed:3}``) so a stream and its bookkeeping
+        keys share a slot while partitions spread over the primaries.
     :param service: the name of this service; with the listener's qualified name it
         names the consumer group, so every replica of a service must use the same one.
     :param stream_prefix: prefix of every key: streams ``{prefix}{event_id}`` and the
@@ -72,6 +75,13 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
     :param shutdown_timeout: seconds the exit waits for running calls and unwritten
         events before it gives up and reports them.
     :param consume: False for a process that only emits (a web front end, say).
+    :param replicas: replicas that must hold an event before it counts as written
+        (``emit_async`` returns, ``flush`` finishes, the shutdown report stops listing
+        it); None: 1 on a Redis Cluster, where a failover loses what no replica had,
+        and 0 on one node. The writer confirms each batch with one ``WAIT`` per stream;
+        one that a failover lost is written again (consumers dedupe by CloudEvents id).
+    :param replica_timeout: seconds each such ``WAIT`` waits before the writer tries
+        again (emits keep waiting, within ``emit_timeout``).
     :param emit_timeout: seconds ``emit_async`` waits for Redis to acknowledge before it
         raises :class:`RedisWriteError` (saying why, e.g. the login was refused); None
         waits as long as it takes.
@@ -110,11 +120,10 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
         consume: bool = True,
         emit_timeout: float | None = None,
         partitions: int = 1,
+        replicas: int | None = None,
+        replica_timeout: float = 1.0,
     ) -> None:
-        if not isinstance(url, str) or urlsplit(url).scheme not in {"redis", "rediss", "unix"}:
-            raise ConfigurationError(
-                f"url must be a redis://, rediss:// or unix:// URL, got {mask_url(url)!r}"
-            )
+        self.cluster = check_url(url)
         if not isinstance(service, str) or not service.strip():
             raise ConfigurationError(f"service must be a non-empty name, got {service!r}")
         require_int("max_retries", max_retries, 0)
@@ -130,6 +139,11 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
         require_seconds("claim_idle", claim_idle, positive=True)
         require_seconds("retry_backoff", retry_backoff)
         require_seconds("shutdown_timeout", shutdown_timeout)
+        if replicas is not None:
+            require_int("replicas", replicas, 0)
+        require_seconds("replica_timeout", replica_timeout, positive=True)
+        self.replicas = (1 if self.cluster else 0) if replicas is None else replicas
+        self.replica_timeout = replica_timeout
         self.url = url
         self.service = service
         self.stream_prefix = stream_prefix
@@ -148,20 +162,20 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
         self.shutdown_timeout = shutdown_timeout
         self.consume = consume
         self.partitions = partitions
-        self._layout = StreamLayout(stream_prefix, partitions)
+        self._layout = StreamLayout(stream_prefix, partitions, cluster=self.cluster)
         self.consumer_name = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.source = f"/typed-events/{service}"
-        self.dead_letter_stream = dead_letter_key(stream_prefix)
+        self.dead_letter_stream = dead_letter_key(stream_prefix, cluster=self.cluster)
         self._client: Client | None = None
-        self._writer = StreamWriter(max_pending, maxlen, self.user)
+        self._writer = self._new_writer()
         self._consumers: list[GroupConsumer | OrderedPartitions] = []
         self.backlog: Backlog | None = None
         """The last sampled :class:`Backlog` of this process's groups (None before one)."""
 
     def stream_key(self, event_id: str) -> str:
         """The stream holding the events of ``event_id``, an event without
-        ``partition_key=`` (a partitioned one has ``{this}:{p}`` for each partition)."""
-        return stream_key(self.stream_prefix, event_id)
+        ``partition_key=`` (a partitioned one has one stream per partition)."""
+        return stream_key(self.stream_prefix, event_id, cluster=self.cluster)
 
     def group_name(self, listener_name: str) -> str:
         """The consumer group of a listener (by qualified name) in this service."""
@@ -240,9 +254,13 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
         timed_out = False
         readers = self._blocking_readers() if self.consume else 0
         try:
-            async with open_client(self.url, blocking_readers=readers) as client:
+            async with contextlib.AsyncExitStack() as stack:
+                try:  # a cluster client connects here (it learns the layout)
+                    client = await stack.enter_async_context(open_client(self.url, readers))
+                except (RedisError, OSError) as exc:
+                    raise self._unavailable(exc) from exc
                 await self._connect(client)
-                self._writer = StreamWriter(self.max_pending, self.maxlen, self.user)
+                self._writer = self._new_writer()
                 self._writer.client = client
                 self._writer.accepting = True
                 async with anyio.create_task_group() as tasks:
@@ -298,13 +316,26 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
             for consumer in self._consumers:
                 await consumer.ensure_group()
         except (RedisError, OSError) as exc:
-            raise RedisUnavailableError(
-                f"RedisStreamsBackend cannot use Redis at {mask_url(self.url)}: "
-                f"{cause_of(exc, self.user)}. "
-                "Check that redis-server runs there, the URL (rediss:// for TLS), and "
-                "the ACL user/password (it needs +@stream and +ping on the prefix's keys)"
-            ) from exc
+            raise self._unavailable(exc) from exc
         self._client = client  # for sample_backlog; this client closes when run() ends
+
+    def _unavailable(self, exc: BaseException) -> RedisUnavailableError:
+        return RedisUnavailableError(
+            f"RedisStreamsBackend cannot use Redis at {mask_url(self.url)}: "
+            f"{cause_of(exc, self.user)}. "
+            "Check that redis-server runs there, the URL (rediss:// for TLS, "
+            "redis+cluster:// for a Redis Cluster), and the ACL user/password (it needs "
+            "+@stream, +@scripting and +ping on the prefix's keys)"
+        )
+
+    def _new_writer(self) -> StreamWriter:
+        return StreamWriter(
+            self.max_pending,
+            self.maxlen,
+            self.user,
+            replicas=self.replicas,
+            replica_timeout=self.replica_timeout,
+        )
 
     def _plan_consumers(self, client: Client) -> list[GroupConsumer | OrderedPartitions]:
         dispatcher = self.dispatcher
@@ -347,7 +378,9 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
         """One listener's consumers: one per stream, or the leases of an ordered one."""
         event_class = subscription.event_class
         if event_class.event_partition_key is not None and subscription.listener.options.ordered:
-            keys = PartitionKeys(self.stream_prefix, event_class.event_id, group, self.partitions)
+            keys = PartitionKeys(
+                self.stream_prefix, event_class.event_id, group, self.partitions, self.cluster
+            )
             return [OrderedPartitions(settings, subscription, keys)]
         return [
             GroupConsumer(settings, subscription, stream, group, partition)

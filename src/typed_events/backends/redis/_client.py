@@ -1,9 +1,12 @@
 """The one place a Redis client is made, and the errors it raises sorted out.
 
 Part of :mod:`typed_events.backends.redis`. The client is coredis (anyio-based, so the
-backend runs on asyncio and trio). A coredis client works only inside ``async with``;
-what escapes that block arrives wrapped in an exception group, so :func:`open_client`
-unwraps a lone error: callers see ``AuthenticationFailureError``, not a group of one.
+backend runs on asyncio and trio): a ``coredis.Redis`` for ``redis://``, ``rediss://`` and
+``unix://`` URLs, a ``coredis.RedisCluster`` for ``redis+cluster://`` and
+``rediss+cluster://`` ones (parsed by :mod:`._cluster`). A coredis client works only
+inside ``async with``; what escapes that block arrives wrapped in an exception group, so
+:func:`open_client` unwraps a lone error: callers see ``AuthenticationFailureError``, not
+a group of one.
 """
 
 from __future__ import annotations
@@ -11,39 +14,101 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncGenerator
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 import coredis
 from coredis._concurrency import QueueFull
-from coredis.connection import BaseConnection
-from coredis.pool import ConnectionPool
+from coredis.connection import BaseConnection, ClusterConnection
+from coredis.pool import ClusterConnectionPool, ConnectionPool
 from coredis.retry import NoRetryPolicy
 
-__all__ = ["Client", "open_client", "sole_error", "trim"]
+from typed_events.backends.redis._cluster import (
+    cluster_settings,
+    is_cluster_url,
+    open_cluster_client,
+)
+from typed_events.backends.redis._url import mask_url
+from typed_events.errors import ConfigurationError
 
-Client = coredis.Redis[bytes]
+__all__ = [
+    "Client",
+    "check_url",
+    "is_cluster",
+    "open_client",
+    "raw_reply",
+    "sole_error",
+    "trim",
+    "xadd_arguments",
+]
+
+Client = coredis.Redis[bytes] | coredis.RedisCluster[bytes]
 """A client that does not decode replies: stream fields arrive as the bytes they are."""
 
 # Blocking reads each hold a connection of their own; the rest share them.
 _SPARE_CONNECTIONS = 16
 
 
-class _Pool(ConnectionPool[Any]):
-    """coredis's pool, except that a connection lost while in use gives its place back.
+def _give_place_back(places: Any, connection: BaseConnection, usable: bool) -> None:
+    """Return the place of a connection that died while leased to its pool's queue.
 
     coredis 6.9 drops a connection that died while leased (a blocking ``XREADGROUP`` or a
-    pipeline when Redis restarts) without returning its place, so after
-    ``max_connections`` such losses every command waits for ever.
+    pipeline when Redis restarts, or a cluster node is killed) without returning its
+    place, so after ``max_connections`` such losses every command waits for ever. Both
+    pools (one node, and each node of a cluster) have the leak; this is the one fix.
     """
+    if not usable:
+        with contextlib.suppress(QueueFull):  # its place was returned already
+            places.append_nowait(None)
+
+
+class _Pool(ConnectionPool[Any]):
+    """coredis's pool, except that a connection lost while in use gives its place back."""
 
     def release(self, connection: BaseConnection) -> None:
         usable = connection.usable
         super().release(connection)
-        if not usable:
-            with contextlib.suppress(QueueFull):  # its place was returned already
-                self._available_connections.append_nowait(None)
+        _give_place_back(self._available_connections, connection, usable)
+
+
+class _ClusterPool(ClusterConnectionPool):
+    """coredis's cluster pool, with the same fix as :class:`_Pool`, per node."""
+
+    def release(self, connection: ClusterConnection) -> None:
+        usable = connection.usable
+        super().release(connection)
+        _give_place_back(self._node_pool(connection.location), connection, usable)
+
+
+def check_url(url: object) -> bool:
+    """Refuse a URL the backend cannot use, before anything connects.
+
+    :return: True for a Redis Cluster URL.
+    :raises ConfigurationError: for another scheme, or a cluster URL that does not hold
+        together (see :func:`._cluster.cluster_settings`).
+    """
+    if is_cluster_url(url):
+        cluster_settings(cast(str, url))
+        return True
+    if not isinstance(url, str) or urlsplit(url).scheme not in {"redis", "rediss", "unix"}:
+        raise ConfigurationError(
+            "url must be a redis://, rediss://, unix://, redis+cluster:// or "
+            f"rediss+cluster:// URL, got {mask_url(url)!r}"
+        )
+    return False
+
+
+def is_cluster(client: Client) -> bool:
+    """True for a Redis Cluster client (keys carry hash tags, writes wait for a replica)."""
+    return isinstance(client, coredis.RedisCluster)
 
 
 def _make(url: str, blocking_readers: int) -> Client:
+    if is_cluster_url(url):
+        # The cluster client keeps coredis' failure hook (see _cluster._ReportNoRetry):
+        # NoRetryPolicy would never learn that a failed-over node moved.
+        return open_cluster_client(
+            cluster_settings(url), blocking_readers=blocking_readers, pool=_ClusterPool
+        )
     # decode_components: a percent-encoded password in the URL means what it does for
     # every other client.
     pool = _Pool.from_url(
@@ -61,6 +126,9 @@ async def open_client(url: str, blocking_readers: int = 0) -> AsyncGenerator[Cli
     :param blocking_readers: how many tasks will block in ``XREADGROUP`` at once (each
         holds a connection); the pool has room for them and the other commands.
     :raises ValueError: for a URL coredis cannot read.
+    :raises ConfigurationError: for a Redis Cluster URL that does not hold together.
+    :raises coredis.exceptions.RedisClusterError: when no startup node of a cluster
+        answers ("Redis Cluster cannot be connected").
     """
     client = _make(url, blocking_readers)
     try:
@@ -79,6 +147,23 @@ def sole_error(error: BaseException) -> BaseException:
         return error
     group = cast("BaseExceptionGroup[BaseException]", error)
     return sole_error(group.exceptions[0]) if len(group.exceptions) == 1 else group
+
+
+def xadd_arguments(stream: str, field: str, payload: bytes, maxlen: int | None) -> tuple[Any, ...]:
+    """The raw ``XADD`` arguments for one envelope (``MAXLEN ~ maxlen`` when set).
+
+    The writer sends these through ``create_request`` rather than the typed ``xadd``:
+    coredis 6.9 validates and re-checks the server version on every typed call, which
+    cost two thirds of a pipelined write here (18.5k vs 56.7k XADD/s, one run, see
+    benchmarks/README.md). ``Key`` keeps the cluster's routing by slot.
+    """
+    trimming: tuple[Any, ...] = () if maxlen is None else (b"MAXLEN", b"~", maxlen)
+    return (coredis.typing.Key(stream), *trimming, b"*", field, payload)
+
+
+def raw_reply(reply: Any, **_: Any) -> Any:
+    """A callback that gives back Redis's reply as it came (the entry id as bytes)."""
+    return reply
 
 
 def trim(maxlen: int | None) -> dict[str, Any]:

@@ -39,6 +39,7 @@ RETRYABLE: tuple[type[BaseException], ...] = (
     errors.ReadOnlyError,  # a failover in progress
     errors.TryAgainError,
     errors.ClusterDownError,
+    errors.ClusterError,  # "Maximum retries exhausted.": redirects while slots move
     # A refused login (WRONGPASS, NOAUTH), at connect time or after a reconnect: an
     # outage too (an operator fixes the ACL and the backend goes on), logged as itself.
     errors.AuthenticationError,
@@ -87,6 +88,8 @@ def cause_of(exc: BaseException, user: str) -> str:
             f"authentication failed for user {user!r} ({describe(exc)}); check the password "
             "and the ACL user in the URL"
         )
+    if isinstance(exc, errors.ReplicationError):  # Redis answers; its replicas do not
+        return f"not confirmed by a replica ({describe(exc)})"
     return f"Redis unavailable ({describe(exc)})"
 
 

@@ -78,7 +78,7 @@ class StreamLayout:
                 if rest != plain.event_id and _PARTITION_KEYS.fullmatch(rest):
                     raise ConfigurationError(
                         f"event {_named(plain)} has no partition_key, so its stream is "
-                        f"{stream_key(self.prefix, plain.event_id)!r}, a name the partitioned "
+                        f"{self.streams(plain)[0][1]!r}, a name the partitioned "
                         f"event {_named(keyed)} uses for its own keys (its streams are "
                         f"{self._stream(keyed.event_id, 0)!r} to "
                         f"{self._stream(keyed.event_id, self.partitions - 1)!r}); give one "
@@ -95,7 +95,7 @@ class StreamLayout:
         """``(partition, stream)`` of each stream of ``event_class`` (partition None: its
         one stream, the event has no key)."""
         if event_class.event_partition_key is None:
-            return [(None, stream_key(self.prefix, event_class.event_id))]
+            return [(None, stream_key(self.prefix, event_class.event_id, cluster=self.cluster))]
         return [(p, self._stream(event_class.event_id, p)) for p in range(self.partitions)]
 
     def stream(self, event: Event) -> str:

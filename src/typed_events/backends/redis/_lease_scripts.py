@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import cast
 
 from coredis.client import Client
-from coredis.commands.script import Script
 
 from typed_events.backends.redis._partitions import PartitionKeys
 
@@ -81,13 +80,13 @@ return 0
 _INSPECT = "return {redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1])}"
 
 
-def _reply(value: object) -> object:
-    """The reply as Redis sent it: the scripts' replies are read by the functions below."""
-    return value
-
-
-async def _run(script: Script[bytes], keys: list[str], args: list[str | int | bytes]) -> object:
-    return await script(keys=keys, args=args, callback=_reply)
+async def _run(
+    client: Client[bytes], script: str, keys: list[str], args: list[str | int | bytes]
+) -> object:
+    # Plain EVAL, not EVALSHA: coredis loads a missing script on every node of a cluster,
+    # which fails while any node is down (mid-failover), and a restarted node has none.
+    # The scripts are small and run a few times per lease_time.
+    return await client.eval(script, keys=keys, args=args)
 
 
 def _items(reply: object) -> list[object]:
@@ -102,31 +101,30 @@ class LeaseScripts:
     """
 
     def __init__(self, client: Client[bytes]) -> None:
-        self._heartbeat = client.register_script(_HEARTBEAT)
-        self._acquire = client.register_script(_ACQUIRE)
-        self._renew = client.register_script(_RENEW)
-        self._release = client.register_script(_RELEASE)
+        self._client = client
 
     async def heartbeat(
         self, members_key: str, member: str, ttl_ms: int, *, join: bool
     ) -> tuple[str, ...]:
         """Stay in (``join``) or leave the membership; the live members, by name."""
-        reply = await _run(self._heartbeat, [members_key], [member, ttl_ms, "1" if join else "0"])
+        reply = await _run(
+            self._client, _HEARTBEAT, [members_key], [member, ttl_ms, "1" if join else "0"]
+        )
         return tuple(sorted(n.decode() for n in _items(reply) if isinstance(n, bytes)))
 
     async def acquire(self, lease_key: str, fence_key: str, member: str, ttl_ms: int) -> int:
         """Take a free lease (or a new one over this member's own); its token, 0 if held."""
-        reply = await _run(self._acquire, [lease_key, fence_key], [member, ttl_ms])
+        reply = await _run(self._client, _ACQUIRE, [lease_key, fence_key], [member, ttl_ms])
         return reply if isinstance(reply, int) else 0
 
     async def renew(self, lease_key: str, value: bytes, ttl_ms: int) -> bool:
         """Extend a lease that still holds ``value``; False if it is gone or another's."""
-        reply = await _run(self._renew, [lease_key], [value, ttl_ms])
+        reply = await _run(self._client, _RENEW, [lease_key], [value, ttl_ms])
         return reply == 1
 
     async def release(self, lease_key: str, value: bytes) -> bool:
         """Delete a lease that still holds ``value``; False if it was gone or another's."""
-        reply = await _run(self._release, [lease_key], [value])
+        reply = await _run(self._client, _RELEASE, [lease_key], [value])
         return reply == 1
 
 
@@ -160,10 +158,9 @@ class MemberInfo:
 
 async def describe(client: Client[bytes], keys: PartitionKeys) -> list[LeaseInfo]:
     """Who holds each partition of ``keys``, in partition order."""
-    inspect = client.register_script(_INSPECT)
     found: list[LeaseInfo] = []
     for partition in range(keys.partitions):
-        reply = await _run(inspect, [keys.lease(partition)], [])
+        reply = await _run(client, _INSPECT, [keys.lease(partition)], [])
         value, ttl = [*_items(reply), None, None][:2]
         if not isinstance(value, bytes):
             found.append(LeaseInfo(partition, None, None, None))
@@ -176,7 +173,7 @@ async def describe(client: Client[bytes], keys: PartitionKeys) -> list[LeaseInfo
 
 async def members(client: Client[bytes], keys: PartitionKeys) -> list[MemberInfo]:
     """The group's live members, by name, with the time each has left without a heartbeat."""
-    reply = await _run(client.register_script(_MEMBERS), [keys.members], [])
+    reply = await _run(client, _MEMBERS, [keys.members], [])
     now, flat = [*_items(reply), 0, None][:2]
     if not isinstance(now, int):
         return []

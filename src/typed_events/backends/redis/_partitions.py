@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from typed_events._settings import require_int
+from typed_events.backends.redis._keys import hash_tagged as _tagged
 from typed_events.errors import ConfigurationError
 
 __all__ = ["PartitionKeys", "partition_count_key", "partition_of_stream", "partition_stream_key"]
@@ -76,16 +77,6 @@ def partition_count_key(prefix: str, event_id: str, *, cluster: bool) -> str:
     """
     name = f"{prefix}{event_id}"
     return f"{_tagged(name, prefix) if cluster else name}:partitions"
-
-
-def _tagged(name: str, prefix: str) -> str:
-    if "{" in prefix or "}" in prefix:
-        raise ConfigurationError(
-            f"stream_prefix {prefix!r} contains a brace; on Redis Cluster typed-events wraps "
-            "each partition's name in a {...} hash tag, which a brace in the prefix would "
-            "cut short. Use a prefix without { and }, e.g. 'typed-events:'"
-        )
-    return f"{{{name}}}"
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,9 @@ def mask_url(url: object) -> str:
     """``url`` with every password replaced by ``***``, fit for errors and logs.
 
     Masks the ``user:password@`` part and query options such as ``?password=`` and
-    ``?ssl_password=``.
+    ``?ssl_password=``, in single-node URLs and in Redis Cluster ones with a host list
+    (``redis+cluster://u:***@h1:7000,h2:7001``). A URL whose password cannot be told
+    from the rest (an unencoded ``/`` or ``@`` in it) is shown as ``<unparsable URL>``.
 
     :param url: a ``redis://``-style URL (anything else is shown with ``repr``).
     """
@@ -24,14 +26,19 @@ def mask_url(url: object) -> str:
         return repr(url)
     try:
         parts = urlsplit(url)
-        password, port = parts.password, parts.port
     except ValueError:
         return "<unparsable URL>"  # it may hold a password: do not echo it
-    if password is not None:
-        host = parts.hostname or ""
-        if ":" in host:
-            host = f"[{host}]"  # an IPv6 literal
-        netloc = f"{parts.username or ''}:***@{host}{f':{port}' if port else ''}"
+    # The netloc is read by hand, not through .password/.port, which cannot read a
+    # cluster's host list (h1:7000,h2:7001): the userinfo ends at its last "@".
+    userinfo, at, hosts = parts.netloc.rpartition("@")
+    if "@" in url.partition("://")[2][len(parts.netloc) :] or not all(
+        _readable_host(host) for host in hosts.split(",")
+    ):
+        # An unencoded "/?#@" in the password moves part of it past the netloc (or into
+        # what reads as a port): do not echo any of it.
+        return "<unparsable URL>"
+    if at and ":" in userinfo:
+        netloc = f"{userinfo.partition(':')[0]}:***@{hosts}"
         url = urlunsplit(parts._replace(netloc=netloc))
     base, mark, rest = url.partition("?")
     query, hash_mark, fragment = rest.partition("#")
@@ -55,6 +62,19 @@ def url_user(url: str) -> str:
         if name == "username" and value:
             return value
     return "default"
+
+
+def _readable_host(host: str) -> bool:
+    """``host``, ``host:port``, ``[v6]`` or ``[v6]:port`` (or empty: a unix socket)."""
+    if host.startswith("["):
+        _, bracket, rest = host.partition("]")
+        return bool(bracket) and (not rest or _port(rest))
+    return ":" not in host or _port(host[host.index(":") :])
+
+
+def _port(text: str) -> bool:
+    """``:digits``."""
+    return text.startswith(":") and text[1:].isascii() and text[1:].isdigit()
 
 
 def _is_secret(name: str) -> bool:

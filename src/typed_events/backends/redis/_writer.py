@@ -14,9 +14,15 @@ from typing import Any
 
 import anyio
 
-from typed_events.backends.redis._client import Client, trim
-from typed_events.backends.redis._connection import RETRYABLE, Backoff, OutageWatch
+from typed_events.backends.redis._client import Client, raw_reply, xadd_arguments
+from typed_events.backends.redis._connection import RETRYABLE, Backoff, OutageWatch, RedisError
 from typed_events.backends.redis._dead_letter import ENVELOPE_FIELD
+from typed_events.backends.redis._fence import (
+    FenceResult,
+    NotConfirmedError,
+    confirm_written,
+    write_fence_key,
+)
 from typed_events.errors import (
     EmitterNotRunningError,
     RedisWriteError,
@@ -29,6 +35,7 @@ __all__ = ["PendingWrite", "RedisWriteError", "StreamWriter", "WriteBufferFullEr
 logger = logging.getLogger("typed_events")
 
 _WRITE_BATCH = 512  # XADDs per pipeline round trip
+_REFENCE_PAUSE = 0.05  # after a WAIT that timed out, before the next fence
 
 
 @dataclass(eq=False)
@@ -50,16 +57,31 @@ class StreamWriter:
     :param max_pending: writes waiting before :meth:`put` raises.
     :param maxlen: approximate cap per stream (``XADD MAXLEN ~``), or None.
     :param user: the ACL user, named when Redis refuses the login.
+    :param replicas: replicas that must have a batch before its writes count as written
+        (a write fence per stream per batch, see :mod:`._fence`); 0: Redis's
+        acknowledgement is enough.
+    :param replica_timeout: seconds each fence's ``WAIT`` waits for them.
     """
 
-    def __init__(self, max_pending: int, maxlen: int | None, user: str = "default") -> None:
+    def __init__(
+        self,
+        max_pending: int,
+        maxlen: int | None,
+        user: str = "default",
+        *,
+        replicas: int = 0,
+        replica_timeout: float = 1.0,
+    ) -> None:
         self.max_pending = max_pending
         self.maxlen = maxlen
+        self.replicas = replicas
+        self.replica_timeout = replica_timeout
         self.client: Client | None = None
         self.accepting = False
         self.outage = OutageWatch("writer", user)
         self._sending: list[PendingWrite] = []  # the batch Redis may be storing right now
         self._direct: anyio.Event | None = None  # set when an emit_async's own XADD ends
+        self._confirming: list[PendingWrite] = []  # stored, no replica confirmed them yet
         self._buffer: deque[PendingWrite] = deque()
         self._failed: list[PendingWrite] = []
         self._wake = anyio.Event()
@@ -110,7 +132,10 @@ class StreamWriter:
             Redis answered (``write.error`` says if it refused), or once Redis failed and
             the write went to the front of the buffer (``write.written`` tells when done).
         """
+        # A cluster's writes wait for a replica: they take the batch path, which fences.
         if self._buffer or self._sending or self.outage.ongoing or self.client is None:
+            return False
+        if self.replicas:
             return False
         self._sending = [write]
         self._direct = done = anyio.Event()  # the writer task waits: emit order holds
@@ -136,7 +161,9 @@ class StreamWriter:
 
     def _timed_out(self, write: PendingWrite, timeout: float) -> RedisWriteError:
         """Withdraw a write emit_async stopped waiting for, and say what became of it."""
-        if write.unanswered or any(w is write for w in self._sending):
+        if any(w is write for w in self._confirming):
+            fate = "Redis stored it, but no replica confirmed it yet, so a failover may lose it"
+        elif write.unanswered or any(w is write for w in self._sending):
             fate = "a write of it was under way, so Redis may still store it"
         else:
             with contextlib.suppress(ValueError):  # settled meanwhile
@@ -153,7 +180,7 @@ class StreamWriter:
 
     async def flush(self) -> None:
         """Wait until every write queued so far is written (or has failed)."""
-        while self._buffer and self.accepting:
+        while (self._buffer or self._confirming) and self.accepting:
             flushed = anyio.Event()
             self._flushed.append(flushed)
             await flushed.wait()
@@ -176,7 +203,10 @@ class StreamWriter:
                 write.attempted = True
             try:
                 replies = await self._xadd(batch)
-                refused = self._settle(batch, replies)
+                refused, stored = self._settle(batch, replies)
+                if stored:
+                    self._sending = []
+                    await self._confirm(stored)
                 if refused is not None:
                     raise refused  # e.g. NOAUTH after a reconnect: an outage, not a refusal
             except RETRYABLE as exc:
@@ -195,42 +225,101 @@ class StreamWriter:
         if len(batch) == 1:  # one awaited emit: no pipeline to build
             write = batch[0]
             try:
-                return (
-                    await self.client.xadd(write.stream, self._fields(write), **trim(self.maxlen)),
-                )
+                arguments = xadd_arguments(write.stream, ENVELOPE_FIELD, write.payload, self.maxlen)
+                return (await self.client.create_request(b"XADD", *arguments, callback=raw_reply),)
             except RETRYABLE:
                 raise
             except Exception as exc:  # a refusal of this write alone
                 return (exc,)
         async with self.client.pipeline(transaction=False, raise_on_error=False) as pipe:
             for write in batch:
-                pipe.xadd(write.stream, self._fields(write), **trim(self.maxlen))
+                arguments = xadd_arguments(write.stream, ENVELOPE_FIELD, write.payload, self.maxlen)
+                # Not awaited here: the pipeline collects the request and sends it on exit.
+                pipe.create_request(b"XADD", *arguments, callback=raw_reply)
         return pipe.results or ()
 
-    @staticmethod
-    def _fields(write: PendingWrite) -> dict[str, bytes]:
-        return {ENVELOPE_FIELD: write.payload}
-
-    def _settle(self, batch: list[PendingWrite], replies: tuple[Any, ...]) -> BaseException | None:
+    def _settle(
+        self, batch: list[PendingWrite], replies: tuple[Any, ...]
+    ) -> tuple[BaseException | None, list[tuple[PendingWrite, bytes]]]:
         """Pop the batch; a write refused for a passing reason goes back to the front.
 
-        :return: the first passing refusal (the caller backs off), or None.
+        :return: the first passing refusal (the caller backs off), or None; and, when
+            replicas must confirm, the stored writes with their entry ids (they count as
+            written once :meth:`_confirm` says so).
         """
         again: list[PendingWrite] = []
+        stored: list[tuple[PendingWrite, bytes]] = []
         passing: BaseException | None = None
         for write, reply in zip(batch, replies, strict=True):
             if not self._buffer or self._buffer[0] is not write:
-                return None  # close() ran while the batch was in flight and reported it
+                return None, []  # close() ran while the batch was in flight and reported it
             self._buffer.popleft()
             if isinstance(reply, RETRYABLE):
                 again.append(write)  # e.g. LOADING after a restart: write it again
                 passing = passing or reply
             elif isinstance(reply, Exception):
                 self._refused(write, reply)
+            elif self.replicas:
+                stored.append((write, reply))
             elif write.written is not None:
                 write.written.set()
         self._buffer.extendleft(reversed(again))
-        return passing
+        return passing, stored
+
+    async def _confirm(self, stored: list[tuple[PendingWrite, bytes]]) -> None:
+        """Fence each stream of the batch, all at once, until ``replicas`` replicas have
+        it; what a failover lost goes back to the front of the buffer, in emit order, to
+        be written again (consumers dedupe by CloudEvents id)."""
+        streams: dict[str, list[tuple[PendingWrite, bytes]]] = {}
+        for write, entry in stored:
+            streams.setdefault(write.stream, []).append((write, entry))
+        self._confirming = [write for write, _ in stored]
+        lost: list[PendingWrite] = []
+        async with anyio.create_task_group() as tasks:
+            for stream, writes in streams.items():
+                tasks.start_soon(self._confirm_stream, stream, writes, lost)
+        if lost:
+            logger.warning(
+                "%d event(s) Redis had acknowledged are gone from %s (a failover lost "
+                "them before a replica had them); writing them again",
+                len(lost),
+                ", ".join(sorted({write.stream for write in lost})),
+            )
+            order = {id(write): n for n, (write, _) in enumerate(stored)}
+            self._buffer.extendleft(sorted(lost, key=lambda w: order[id(w)], reverse=True))
+
+    async def _confirm_stream(
+        self, stream: str, writes: list[tuple[PendingWrite, bytes]], lost: list[PendingWrite]
+    ) -> None:
+        """One stream's fence, again until it answers: confirmed (the emits complete) or
+        lost (the writes join ``lost``)."""
+        assert self.client is not None
+        backoff = Backoff()
+        timeout_ms = max(1, int(self.replica_timeout * 1000))
+        while True:
+            try:
+                fence = write_fence_key(stream)
+                found = await confirm_written(
+                    self.client, stream, fence, writes[-1][1], self.replicas, timeout_ms
+                )
+                if found is FenceResult.NOT_CONFIRMED:
+                    raise NotConfirmedError(stream, self.replicas, timeout_ms)
+                break
+            except (RedisError, OSError) as exc:  # a refused fence (NOPERM) waits as well
+                waiting = f"; {len(self._confirming)} event(s) waiting for confirmation"
+                self.outage.failed(exc, waiting)
+                # A short WAIT waited already: fence again at once, so the emits complete
+                # as soon as a replica is back; other errors back off.
+                short = isinstance(exc, NotConfirmedError)
+                await anyio.sleep(_REFENCE_PAUSE if short else backoff.next_delay())
+        done = {id(write) for write, _ in writes}
+        self._confirming = [w for w in self._confirming if id(w) not in done]
+        if found is FenceResult.LOST:
+            lost.extend(write for write, _ in writes)
+            return
+        for write, _ in writes:
+            if write.written is not None:
+                write.written.set()
 
     def _refused(self, write: PendingWrite, reply: Exception) -> None:
         write.error = RedisWriteError(
@@ -248,9 +337,11 @@ class StreamWriter:
         :return: the writes Redis refused or never received, in emit order.
         """
         self.accepting = False
-        unwritten = [*self._failed, *self._buffer]
+        # Stored but unconfirmed writes count as unwritten: a failover may still lose them.
+        unwritten = [*self._failed, *self._confirming, *self._buffer]
         self._buffer.clear()
         self._failed = []
+        self._confirming = []
         for write in unwritten:
             if write.error is None:
                 write.error = RedisWriteError(
