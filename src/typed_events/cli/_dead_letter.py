@@ -124,7 +124,7 @@ def _with_client(
         try:
             import anyio
 
-            from typed_events.backends.redis._client import open_client
+            from typed_events.backends.redis._client import is_cluster, open_client
             from typed_events.backends.redis._connection import RedisError
         except ModuleNotFoundError:
             print(
@@ -150,7 +150,8 @@ def _with_client(
                 except ValueError as error:
                     print(f"typed-events: error: bad --url: {error}", file=sys.stderr)
                     return 2
-                return await action(client, dead_letter_key(args.prefix), args)
+                stream = dead_letter_key(args.prefix, cluster=is_cluster(client))
+                return await action(client, stream, args)
 
         try:
             return anyio.run(session)
