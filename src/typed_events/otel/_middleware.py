@@ -32,7 +32,7 @@ def _redis() -> tuple[Callable[[], Delivery | None], Callable[[object], Backlog 
     extra there are neither)."""
     try:
         from typed_events.backends.redis import RedisStreamsBackend, current_delivery
-    except ImportError:  # pragma: no cover - the test environment has redis-py
+    except ImportError:  # pragma: no cover - the test environment has coredis
         return (lambda: None), (lambda _backend: None)
 
     def backlog(backend: object) -> Backlog | None:

@@ -21,6 +21,7 @@ from coredis._concurrency import QueueFull
 from coredis.connection import BaseConnection, ClusterConnection
 from coredis.pool import ClusterConnectionPool, ConnectionPool
 from coredis.retry import NoRetryPolicy
+from coredis.typing import Key
 
 from typed_events.backends.redis._cluster import (
     cluster_settings,
@@ -158,7 +159,7 @@ def xadd_arguments(stream: str, field: str, payload: bytes, maxlen: int | None) 
     benchmarks/README.md). ``Key`` keeps the cluster's routing by slot.
     """
     trimming: tuple[Any, ...] = () if maxlen is None else (b"MAXLEN", b"~", maxlen)
-    return (coredis.typing.Key(stream), *trimming, b"*", field, payload)
+    return (Key(stream), *trimming, b"*", field, payload)
 
 
 def raw_reply(reply: Any, **_: Any) -> Any:
