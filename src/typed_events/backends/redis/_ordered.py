@@ -8,7 +8,9 @@ member of one :class:`PartitionLeases` per (consumer group, event), with
 - a reader first takes over the partition's pending entries, whoever held them
   (``XAUTOCLAIM`` from ``0-0`` with no idle time: the lease says their holder stopped),
   handling them strictly in id order, one at a time, until none is left;
-- then it reads ``>`` one message at a time; a failing message is retried in place
+- then it reads ``>`` in batches and handles them one at a time, in id order (when the
+  lease goes mid-batch, the rest stays pending for the next holder's take-over); a
+  failing message is retried in place
   (nothing behind it runs) until it succeeds or is dead-lettered, never skipped ahead
   of; a message Redis refused a command about goes back to the take-over, so it is
   handled before the next one;
@@ -23,7 +25,7 @@ deleted. Shutdown leaves the group with :meth:`PartitionLeases.release_all`.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import anyio
 import anyio.abc
@@ -54,6 +56,7 @@ class PartitionReader(GroupConsumer):
 
     _taken_over: bool = field(default=False, init=False)
     _last_taken: bytes = field(default=b"", init=False)
+    _left_pending: bool = field(default=False, init=False)
 
     async def run(self) -> None:
         """Take over the partition's pending entries, then read new ones, until stopped."""
@@ -79,12 +82,12 @@ class PartitionReader(GroupConsumer):
             self.finished.set()
 
     async def _take_over_one(self, retries: anyio.abc.TaskGroup, backoff: Backoff) -> None:
-        """Handle the oldest pending entry of the group; none left: the take-over is done.
+        """Handle the oldest pending entries of the group; none left: the take-over is done.
 
         Always from ``0-0``: what is handled is acknowledged, so the next call finds the
         next one, and an entry left pending (refused) comes first again.
         """
-        claimed = await self._commands.claim_first(1)
+        claimed = await self._commands.claim_first(self.settings.read_count)
         if claimed.deleted:
             logger.error(
                 "%d pending message(s) of group %s were trimmed from %s before they were "
@@ -101,7 +104,20 @@ class PartitionReader(GroupConsumer):
         self._last_taken = claimed.entries[0][0]
         await self._handle_batch(await self._commands.count_deliveries(claimed.entries), retries)
 
+    async def _handle_batch(
+        self, messages: list[StreamMessage], retries: anyio.abc.TaskGroup
+    ) -> None:
+        # A read brings up to batch_size messages (one round trip, not one per message);
+        # they are handled one at a time, in id order (the ordered path of GroupConsumer).
+        self._left_pending = False
+        await super()._handle_batch(messages, retries)
+
     async def _handle(self, message: StreamMessage, retries: anyio.abc.TaskGroup) -> bool:
+        if self._left_pending or self.stopping.is_set():
+            # Something before it stays pending, or the lease is going: leave this one
+            # pending too, so whoever takes the partition over handles both in id order.
+            self.in_flight.discard(message.id)
+            return False
         try:
             return await self._handle_message(message, retries)
         except RedisError as exc:
@@ -109,6 +125,7 @@ class PartitionReader(GroupConsumer):
             # before anything after it.
             self.in_flight.discard(message.id)
             self._taken_over = False
+            self._left_pending = True
             logger.error(
                 "consumer group %s: Redis refused a command while handling message %s of %s "
                 "(%s); it stays pending and is handled again before the next one",
@@ -136,8 +153,6 @@ class OrderedPartitions:
     _tasks: anyio.abc.TaskGroup | None = None
 
     def __post_init__(self) -> None:
-        # One message at a time: read one, handle it, acknowledge it, read the next.
-        self.settings = replace(self.settings, batch_size=1)
         self.leases = PartitionLeases(
             self.settings.client,
             self.keys,
