@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -37,6 +37,7 @@ from typed_events.backends.redis._connection import (
 from typed_events.backends.redis._dead_letter import ENVELOPE_FIELD, REPLAY_FIELD, DeadLetter
 from typed_events.backends.redis._delivery import Delivery, delivery_context
 from typed_events.backends.redis._group import GroupCommands, StreamMessage, Trimmed, text
+from typed_events.backends.redis._workers import Workers
 from typed_events.dispatch import CallEnd, Dispatcher, ListenerOutcome, backoff_delay
 from typed_events.envelope import EnvelopeError, decode
 from typed_events.errors import DeadLetterReason
@@ -216,23 +217,16 @@ class GroupConsumer:
         if not messages:
             return
         self.in_flight.update(m.id for m in messages)
-        async with anyio.create_task_group() as tasks:
-            acks = AckPipe(self.ack, tasks)
-            if self.subscription.listener.options.ordered or len(messages) == 1:
-                for message in messages:
-                    if await self._handle(message, retries):
-                        acks.add(message.id)
-            else:
-                queue = iter(messages)
-                for _ in range(min(self.settings.max_concurrency, len(messages))):
-                    tasks.start_soon(self._work, queue, acks, retries)
 
-    async def _work(
-        self, queue: Iterator[StreamMessage], acks: AckPipe, retries: anyio.abc.TaskGroup
-    ) -> None:
-        for message in queue:
+        async def work(message: StreamMessage) -> None:
             if await self._handle(message, retries):
                 acks.add(message.id)  # now, not when the batch is done
+
+        ordered = self.subscription.listener.options.ordered  # one at a time, in order
+        async with anyio.create_task_group() as tasks:
+            acks = AckPipe(self.ack, tasks)
+            limit = 1 if ordered else min(self.settings.max_concurrency, len(messages))
+            await Workers(work, iter(messages), limit, tasks).run()
 
     async def _handle(self, message: StreamMessage, retries: anyio.abc.TaskGroup) -> bool:
         """Run the listener on one message; True when it can be acknowledged now."""

@@ -16,8 +16,9 @@ from typing import Any, cast
 
 from coredis import exceptions as errors
 from coredis.response.types import StreamEntry, StreamPendingExt
+from coredis.typing import Key
 
-from typed_events.backends.redis._client import Client
+from typed_events.backends.redis._client import Client, raw_reply
 
 logger = logging.getLogger("typed_events")
 
@@ -124,10 +125,31 @@ class GroupCommands:
 
         New messages are on their first delivery.
         """
-        reply = await self.client.xreadgroup(
-            self.group, self.consumer, {self.stream: ">"}, count=count, block=block_ms
+        blocking = (b"BLOCK", block_ms)
+        reply = await self.client.create_request(
+            b"XREADGROUP", *self._read_arguments(count, *blocking), callback=raw_reply
         )
-        return [StreamMessage(i, f, 1) for i, f in _read_entries(reply)]
+        return _new_messages(reply)
+
+    def _read_arguments(self, count: int, *blocking: bytes | int) -> tuple[Any, ...]:
+        """The raw ``XREADGROUP`` arguments for new messages.
+
+        Sent through ``create_request`` with the reply as it came rather than the typed
+        ``xreadgroup``: coredis re-checks every typed call and builds a ``StreamEntry``
+        per entry, which :func:`_new_messages` does not need (the hot path of a
+        consumer). ``Key`` keeps the cluster's routing by slot.
+        """
+        return (
+            b"GROUP",
+            self.group,
+            self.consumer,
+            b"COUNT",
+            count,
+            *blocking,
+            b"STREAMS",
+            Key(self.stream),
+            b">",
+        )
 
     async def read_now(self, count: int) -> tuple[list[StreamMessage], Trimmed | None]:
         """``XREADGROUP`` without waiting, with a look at what trimming took first.
@@ -141,7 +163,7 @@ class GroupCommands:
         # Without +multi +exec (see _check_transactions) the same commands run
         # unatomically: a read by another consumer in between can hide (or double) a report.
         groups, length, reply = await self._read_now(count)
-        messages = [StreamMessage(i, f, 1) for i, f in _read_entries(reply)]
+        messages = _new_messages(reply)
         for info in groups:
             if text(info.get("name")) != self.group:
                 continue
@@ -174,7 +196,9 @@ class GroupCommands:
         async with self.client.pipeline(transaction=self._atomic) as pipe:
             groups = pipe.xinfo_groups(self.stream)
             length = pipe.xlen(self.stream)
-            reply = pipe.xreadgroup(self.group, self.consumer, {self.stream: ">"}, count=count)
+            reply = pipe.create_request(
+                b"XREADGROUP", *self._read_arguments(count), callback=raw_reply
+            )
         return _infos(await groups), await length, await reply
 
     async def group_names(self) -> list[str]:
@@ -240,7 +264,10 @@ class GroupCommands:
 
     async def ack(self, message_ids: Sequence[bytes]) -> None:
         """``XACK``: the messages are handled; Redis forgets them for this group."""
-        await self.client.xack(self.stream, self.group, message_ids)
+        # Raw, like XREADGROUP (see _read_arguments): one per batch or more, on the hot path.
+        await self.client.create_request(
+            b"XACK", Key(self.stream), self.group, *message_ids, callback=raw_reply
+        )
 
 
 def text(value: object) -> str:
@@ -257,12 +284,20 @@ def _autoclaimed(reply: tuple[Any, ...]) -> AutoClaimed:
     return AutoClaimed(_entries(claimed), list(deleted))
 
 
-def _read_entries(reply: object) -> list[Entry]:
-    """The entries of an XREADGROUP reply (a map of stream to entries, or None)."""
+def _new_messages(reply: object) -> list[StreamMessage]:
+    """The entries of a raw ``XREADGROUP ... >`` reply, on their first delivery.
+
+    The reply (RESP3) maps each stream to its entries, ``[id, [field, value, ...]]``;
+    None when there were none.
+    """
     if not reply:
         return []
-    streams = cast(dict[bytes, tuple[StreamEntry, ...]], reply).values()
-    return [entry for entries in streams for entry in _entries(entries)]
+    messages: list[StreamMessage] = []
+    for entries in cast(dict[bytes, list[list[Any]]], reply).values():
+        for entry in entries:
+            pairs = iter(entry[1] or ())  # (a deleted entry has none; not for ">" reads)
+            messages.append(StreamMessage(entry[0], dict(zip(pairs, pairs, strict=False)), 1))
+    return messages
 
 
 def _entries(entries: Iterable[StreamEntry]) -> list[Entry]:
