@@ -92,6 +92,7 @@ class GroupConsumer:
     stopping: anyio.Event = field(default_factory=anyio.Event)
     finished: anyio.Event = field(default_factory=anyio.Event)
     _read_scope: anyio.CancelScope | None = None
+    _next_claim: float = 0.0  # when run() next takes over idle messages
     _commands: GroupCommands = field(init=False)
     _outage: OutageWatch = field(init=False)
 
@@ -119,17 +120,11 @@ class GroupConsumer:
     async def run(self) -> None:
         """Read and handle batches until :meth:`stop`; reconnect with backoff."""
         backoff = Backoff()
-        claim_every = max(self.settings.claim_idle / 2, 0.01)
-        next_claim = 0.0
         try:
             async with anyio.create_task_group() as retries:
                 while not self.stopping.is_set():
                     try:
-                        if anyio.current_time() >= next_claim:
-                            next_claim = anyio.current_time() + claim_every
-                            await self._handle_batch(await self._claim_idle(), retries)
-                        block_ms = int(min(claim_every * 1000, _BLOCK_MS_MAX))
-                        await self._handle_batch(await self._read(max(block_ms, 1)), retries)
+                        await self._round(retries, backoff)
                     except RETRYABLE as exc:
                         self._outage.failed(exc)
                         await sleep_unless(self.stopping, backoff.next_delay())
@@ -143,6 +138,15 @@ class GroupConsumer:
                 # over after claim_idle); the ones running finish.
         finally:
             self.finished.set()
+
+    async def _round(self, retries: anyio.abc.TaskGroup, backoff: Backoff) -> None:
+        """One turn of :meth:`run`: take over idle messages when due, then read new ones."""
+        claim_every = max(self.settings.claim_idle / 2, 0.01)
+        if anyio.current_time() >= self._next_claim:
+            self._next_claim = anyio.current_time() + claim_every
+            await self._handle_batch(await self._claim_idle(), retries)
+        block_ms = int(min(claim_every * 1000, _BLOCK_MS_MAX))
+        await self._handle_batch(await self._read(max(block_ms, 1)), retries)
 
     async def _recover(self, exc: RedisError, backoff: Backoff) -> None:
         if is_missing_group(exc):

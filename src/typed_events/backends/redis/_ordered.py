@@ -32,7 +32,6 @@ import anyio.abc
 
 from typed_events._routing import Subscription
 from typed_events.backends.redis._connection import (
-    RETRYABLE,
     Backoff,
     RedisError,
     describe,
@@ -58,28 +57,12 @@ class PartitionReader(GroupConsumer):
     _last_taken: bytes = field(default=b"", init=False)
     _left_pending: bool = field(default=False, init=False)
 
-    async def run(self) -> None:
-        """Take over the partition's pending entries, then read new ones, until stopped."""
-        backoff = Backoff()
-        try:
-            async with anyio.create_task_group() as retries:
-                while not self.stopping.is_set():
-                    try:
-                        if not self._taken_over:
-                            await self._take_over_one(retries, backoff)
-                        else:
-                            await self._handle_batch(await self._read(_BLOCK_MS), retries)
-                    except RETRYABLE as exc:
-                        self._outage.failed(exc)
-                        await sleep_unless(self.stopping, backoff.next_delay())
-                        continue
-                    except RedisError as exc:
-                        await self._recover(exc, backoff)
-                        continue
-                    self._outage.succeeded()
-                    backoff.reset()
-        finally:
-            self.finished.set()
+    async def _round(self, retries: anyio.abc.TaskGroup, backoff: Backoff) -> None:
+        """One turn of :meth:`run`: take over what is pending, else read new messages."""
+        if not self._taken_over:
+            await self._take_over_one(retries, backoff)
+        else:
+            await self._handle_batch(await self._read(_BLOCK_MS), retries)
 
     async def _take_over_one(self, retries: anyio.abc.TaskGroup, backoff: Backoff) -> None:
         """Handle the oldest pending entries of the group; none left: the take-over is done.
