@@ -6,7 +6,7 @@ import contextvars
 import itertools
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
-from typing import Any
+from typing import Any, NoReturn
 
 import anyio
 import anyio.abc
@@ -30,6 +30,7 @@ from typed_events._outcomes import (
 from typed_events._report import UndeliveredCall, UndeliveredReason
 from typed_events._reporting import Reporter
 from typed_events._routing import Routing, Subscription
+from typed_events._waiting import run_all
 from typed_events.events import Event
 from typed_events.middleware import Middleware, overrides
 
@@ -219,7 +220,7 @@ class Dispatcher:
             self._ended_abnormally(key, subscription, event, exc)
             return ListenerOutcome(subscription.listener, None, exc)
         if self._running.pop(key, None) is not None:
-            self._settle(subscription, event, outcome, None, wait, "")
+            self.reporter.settle(subscription.listener, event, outcome, None, wait, "")
         return outcome  # (else the backend stopped first and reported it as dropped)
 
     async def attempt(
@@ -234,14 +235,64 @@ class Dispatcher:
         try:
             return await self._attempts(subscription, event, context)
         except BaseException as exc:
-            if isinstance(exc, anyio.get_cancelled_exc_class()) and cancelled_from_outside():
-                # The backend stopped mid-call: a durable backend keeps the message, and
-                # another delivery follows (on this process's next start, or elsewhere).
-                self._counters.redelivered += 1
-                raise
-            self._ended_abnormally(None, subscription, event, exc)  # counted, logged, fatal
-            await anyio.sleep_forever()  # the bus is stopping now; the message stays pending
-            raise  # pragma: no cover  # sleep_forever only ends by cancellation
+            await self._attempt_raised(subscription, event, exc)
+            raise  # pragma: no cover  # _attempt_raised never returns
+
+    def attempt_now(
+        self, subscription: Subscription, event: Event, context: contextvars.Context
+    ) -> ListenerOutcome | Awaitable[ListenerOutcome]:
+        """:meth:`attempt`, started here: the outcome itself when the call ended in its
+        first step, else an awaitable of it.
+
+        A durable backend's hot path: a plain listener (async, no retries, no timeout)
+        whose call does not suspend costs no task and no coroutine frame, as in
+        :meth:`begin`; anything else is :meth:`attempt`.
+        """
+        call = self._inline.get(subscription)
+        if call is None:
+            return self.attempt(subscription, event, context)
+        self._counters.accepted += 1
+        try:
+            started = start_in_context(context.copy().run, call, event)
+        except BaseException as exc:  # raised before any await: never a cancellation of ours
+            return self._raised(subscription, event, exc, first_step=True)
+        if type(started) is ResumeInContext:
+            return self._resume_attempt(subscription, event, started)
+        return ListenerOutcome(subscription.listener, started)
+
+    async def _resume_attempt(
+        self, subscription: Subscription, event: Event, started: ResumeInContext
+    ) -> ListenerOutcome:
+        try:
+            return ListenerOutcome(subscription.listener, await started)
+        except BaseException as exc:
+            outcome = self._raised(subscription, event, exc, first_step=False)
+            return outcome if isinstance(outcome, ListenerOutcome) else await outcome
+
+    def _raised(
+        self, subscription: Subscription, event: Event, exc: BaseException, *, first_step: bool
+    ) -> ListenerOutcome | Awaitable[NoReturn]:
+        """A listener failure (its own cancellation included) as the attempt's outcome;
+        anything else is :meth:`_attempt_raised`."""
+        own_cancel = isinstance(exc, anyio.get_cancelled_exc_class()) and (
+            first_step or not cancelled_from_outside()
+        )
+        if isinstance(exc, Exception) or own_cancel:
+            return ListenerOutcome(subscription.listener, None, exc)
+        return self._attempt_raised(subscription, event, exc)
+
+    async def _attempt_raised(
+        self, subscription: Subscription, event: Event, exc: BaseException
+    ) -> NoReturn:
+        """An attempt ended in an exception that is no listener failure: re-raised."""
+        if isinstance(exc, anyio.get_cancelled_exc_class()) and cancelled_from_outside():
+            # The backend stopped mid-call: a durable backend keeps the message, and
+            # another delivery follows (on this process's next start, or elsewhere).
+            self._counters.redelivered += 1
+            raise exc
+        self._ended_abnormally(None, subscription, event, exc)  # counted, logged, fatal
+        await anyio.sleep_forever()  # the bus is stopping now; the message stays pending
+        raise exc  # pragma: no cover  # sleep_forever only ends by cancellation
 
     async def _attempts(
         self, subscription: Subscription, event: Event, context: contextvars.Context | None
@@ -323,40 +374,13 @@ class Dispatcher:
         :param wait: await ``on_error`` here; False runs it beside the backend's workers
             (while the bus runs), so a slow handler holds up no delivery.
         """
-        self._settle(subscription, event, outcome, end, wait, detail)
+        self.reporter.settle(subscription.listener, event, outcome, end, wait, detail)
         if wait:
             await self.reporter.run_queued_on_error()
 
-    def _settle(
-        self,
-        subscription: Subscription,
-        event: Event,
-        outcome: ListenerOutcome,
-        end: CallEnd | None,
-        wait: bool,
-        detail: str,
-    ) -> None:
-        reporter, listener = self.reporter, subscription.listener
-        if end is None:
-            end = CallEnd.DELIVERED if outcome.exception is None else CallEnd.FAILED
-        if end is CallEnd.DELIVERED:
-            reporter.counters.delivered += 1
-        elif end is CallEnd.DROPPED:
-            reporter.counters.dropped += 1
-        elif end is CallEnd.REDELIVERED:
-            reporter.counters.redelivered += 1
-            reporter.log(
-                logging.WARNING,
-                end,
-                listener,
-                event,
-                outcome.attempts,
-                f"listener {listener.name} failed on event {event.event_id!r} "
-                f"{detail}: {outcome.exception!r}",
-            )
-        else:
-            assert outcome.exception is not None
-            reporter.failed(listener, event, outcome.exception, outcome.attempts, wait=wait)
+    def settle_delivered(self) -> None:
+        """:meth:`settle` of a call that ended well, which has nothing to await."""
+        self._counters.delivered += 1
 
     def _ended_abnormally(
         self, key: int | None, subscription: Subscription, event: Event, exc: BaseException
@@ -390,45 +414,14 @@ class Dispatcher:
         if context is None:
             context = contextvars.copy_context()
         self.reporter.counters.accepted += len(subscriptions)
-        outcomes: list[ListenerOutcome | None] = [None] * len(subscriptions)
-        if len(subscriptions) == 1 and not subscriptions[0].ordered:
-            outcomes[0] = await self._deliver(subscriptions[0], event, context, wait=True)
-        else:
-            async with anyio.create_task_group() as group:
-                for index in range(len(subscriptions)):
-                    await group.start(
-                        self._dispatch_one, subscriptions, index, event, context, outcomes
-                    )
+        outcomes = await run_all(subscriptions, event, context, self._settled, self.in_order)
         await self.reporter.run_queued_on_error()
-        return DispatchResult(event, [o for o in outcomes if o is not None])
+        return DispatchResult(event, outcomes)
 
-    async def _dispatch_one(
-        self,
-        subscriptions: tuple[Subscription, ...],
-        index: int,
-        event: Event,
-        context: contextvars.Context,
-        outcomes: list[ListenerOutcome | None],
-        *,
-        task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
-    ) -> None:
-        subscription = subscriptions[index]
-        if not subscription.ordered:
-            # started() does not yield: the listener begins before the next is started.
-            task_status.started()
-            outcomes[index] = await self._deliver(subscription, event, context, wait=True)
-            return
-        finished = anyio.Event()
-
-        def done(outcome: ListenerOutcome) -> None:
-            outcomes[index] = outcome
-            finished.set()
-
-        runner = self.in_order(subscription, event, context, done)
-        task_status.started()
-        if runner is not None:
-            await runner
-        await finished.wait()
+    def _settled(
+        self, subscription: Subscription, event: Event, context: contextvars.Context
+    ) -> Awaitable[ListenerOutcome]:
+        return self._deliver(subscription, event, context, wait=True)
 
 
 def _plain(subscription: Subscription) -> bool:

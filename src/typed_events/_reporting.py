@@ -18,7 +18,7 @@ import anyio
 import anyio.abc
 
 from typed_events._calls import call_in_thread, cancelled_from_outside, user_traceback
-from typed_events._outcomes import CallEnd, Counters, ErrorHandler
+from typed_events._outcomes import CallEnd, Counters, ErrorHandler, ListenerOutcome
 from typed_events._settings import require_seconds
 from typed_events.events import Event
 from typed_events.listeners import Listener, returns_awaitable
@@ -86,6 +86,38 @@ class Reporter:
         """Log one line about a listener call, with its structured fields."""
         extra = log_fields(event, listener, attempt, outcome)
         logger.log(level, "%s", message, extra=extra, **kwargs)
+
+    def settle(
+        self,
+        listener: Listener[..., Any],
+        event: Event,
+        outcome: ListenerOutcome,
+        end: CallEnd | None,
+        wait: bool,
+        detail: str,
+    ) -> None:
+        """Count how a call ended (default: delivered if ok, else failed); a redelivery is
+        logged, a final failure reported (:meth:`failed`)."""
+        if end is None:
+            end = CallEnd.DELIVERED if outcome.exception is None else CallEnd.FAILED
+        if end is CallEnd.DELIVERED:
+            self.counters.delivered += 1
+        elif end is CallEnd.DROPPED:
+            self.counters.dropped += 1
+        elif end is CallEnd.REDELIVERED:
+            self.counters.redelivered += 1
+            self.log(
+                logging.WARNING,
+                end,
+                listener,
+                event,
+                outcome.attempts,
+                f"listener {listener.name} failed on event {event.event_id!r} "
+                f"{detail}: {outcome.exception!r}",
+            )
+        else:
+            assert outcome.exception is not None
+            self.failed(listener, event, outcome.exception, outcome.attempts, wait=wait)
 
     def failed(
         self,

@@ -387,10 +387,11 @@ def _decode_at_once(
     ):
         return None
     try:
-        parsed = envelope_model(event_class).model_validate_json(raw)
+        # The validator itself: model_validate_json adds a Python frame per message.
+        parsed = envelope_model(event_class).__pydantic_validator__.validate_json(raw)
     except ValueError:  # pydantic's ValidationError included: the full path says why
         return None
-    attributes = parsed.__pydantic_extra__ or {}
+    attributes: dict[str, Any] = parsed.__pydantic_extra__ or {}
     envelope_id, source = attributes.get("id"), attributes.get("source")
     version = attributes.get(VERSION_ATTRIBUTE, 1)
     if not (
@@ -400,12 +401,18 @@ def _decode_at_once(
         and envelope_id
         and isinstance(source, str)
         and source
-        and is_json_content_type(attributes.get("datacontenttype", CONTENT_TYPE))
+        and (
+            (content_type := attributes.get("datacontenttype", CONTENT_TYPE)) == CONTENT_TYPE
+            or is_json_content_type(content_type)
+        )
         and type(version) is int
         and version == event_class.event_version
     ):
         return None
-    extensions = {k: v for k, v in attributes.items() if k not in _NOT_EXTENSIONS}
+    extensions = (
+        {} if attributes.keys() <= _NOT_EXTENSIONS else
+        {k: v for k, v in attributes.items() if k not in _NOT_EXTENSIONS}
+    )  # fmt: skip
     return Envelope(
         envelope_id, source, event_class.event_id, parsed.time, parsed.data, extensions, version
     )

@@ -399,6 +399,76 @@ async def test_the_pipeline_edges_hold_through_redis_consumers(redis_server: Red
     assert isinstance(stopping.shutdown_report.interrupted_by, KeyboardInterrupt)
 
 
+@pytest.mark.anyio
+async def test_every_way_a_call_ends_before_or_after_it_suspends_is_settled_once(
+    redis_server: RedisServer,
+) -> None:
+    """A plain listener whose call ends in its first step runs without a task or a frame of
+    its own: ending then (well or not) and ending after a wait are settled alike."""
+    calls: dict[str, int] = {}
+
+    def called(name: str) -> None:
+        calls[name] = calls.get(name, 0) + 1
+
+    @listener(Signup)
+    async def fails_at_once(email: str) -> None:
+        called("fails_at_once")
+        raise ValueError(email)
+
+    @listener(Signup)
+    async def fails_after_a_wait(email: str) -> None:
+        called("fails_after_a_wait")
+        await anyio.sleep(0.001)
+        raise ValueError(email)
+
+    @listener(Signup)
+    async def ends_after_a_wait(email: str) -> None:
+        await anyio.sleep(0.001)
+        called("ends_after_a_wait")
+
+    @listener(Signup)
+    async def asks_for_its_delivery(email: str) -> None:
+        delivery = current_delivery()
+        assert delivery is not None  # and built once:
+        assert delivery is current_delivery()
+        assert delivery.stream == "typed-events:signup"
+        assert delivery.attempt == 1
+        called("asks_for_its_delivery")
+
+    client = redis_server.client()
+    listeners = [fails_at_once, fails_after_a_wait, ends_after_a_wait, asks_for_its_delivery]
+    backend = RedisStreamsBackend(redis_server.url, service="ends", max_retries=0)
+    async with EventBus(listeners, backend=backend) as bus:
+        bus.emit(Signup(email="a@x"))
+        await eventually(lambda: len(dead_letters(client)) == 2, "both failures dead-lettered")
+        await eventually(lambda: bus.stats.delivered == 2, "both successes")
+    assert calls == dict.fromkeys(
+        ["fails_at_once", "fails_after_a_wait", "ends_after_a_wait", "asks_for_its_delivery"], 1
+    )
+    stats = bus.stats
+    assert (stats.accepted, stats.delivered, stats.failed, stats.redelivered) == (4, 2, 2, 0)
+    assert sorted(letter.listener for letter in dead_letters(client)) == sorted(
+        [fails_at_once.name, fails_after_a_wait.name]
+    )
+
+    @listener(Welcome)
+    async def interrupts_after_a_wait(email: str) -> None:
+        await anyio.sleep(0.001)
+        raise KeyboardInterrupt
+
+    stopping = RedisStreamsBackend(redis_server.url, service="ends", shutdown_timeout=30)
+
+    async def serve() -> None:
+        async with EventBus([interrupts_after_a_wait], backend=stopping) as bus:
+            bus.emit(Welcome(email="c@x"))
+            await anyio.sleep(60)
+
+    with anyio.fail_after(20), pytest.raises(KeyboardInterrupt):  # a hang guard
+        await serve()
+    assert stopping.shutdown_report is not None
+    assert isinstance(stopping.shutdown_report.interrupted_by, KeyboardInterrupt)
+
+
 def test_emits_wait_for_a_replica_by_default_on_a_cluster_only() -> None:
     assert RedisStreamsBackend("redis://localhost", service="s").replicas == 0
     assert RedisStreamsBackend("redis://localhost", service="s", replicas=1).replicas == 1

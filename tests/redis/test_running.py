@@ -119,6 +119,39 @@ async def test_each_message_is_acknowledged_when_its_call_ends_not_with_its_batc
     assert sorted(done) == list(range(10))
 
 
+async def test_a_batchs_last_acknowledgements_ride_with_the_next_read_or_go_at_stop(
+    redis_server: RedisServer,
+) -> None:
+    """The acknowledgements still waiting when a batch's calls have all ended go with the
+    next read (one round trip, not two); when the bus stops instead, they are sent then:
+    nothing is left pending by a clean stop."""
+    total = 250
+    last_seen = anyio.Event()
+    seen: list[int] = []
+
+    @listener(Reading)
+    async def collect(event: Reading) -> None:
+        seen.append(event.n)
+        if event.n == total - 1:
+            last_seen.set()
+
+    client = redis_server.client()
+    for n in range(total):
+        client.xadd(STREAM, {"envelope": encode(Reading(n=n), source="/t")})
+    group = f"a:{collect.name}"
+    client.config_resetstat()
+    backend = RedisStreamsBackend(redis_server.url, service="a", batch_size=50)
+    async with EventBus([collect], backend=backend) as bus:
+        await last_seen.wait()  # and leave at once: the last batch's acks are not sent yet
+    assert seen == list(range(total))
+    assert int(client.xpending(STREAM, group).pending) == 0
+    assert bus.stats.delivered == total
+    # Five reads of 50: one XACK per batch, not one per message.
+    calls = client.info("commandstats")["cmdstat_xack"]
+    assert isinstance(calls, dict)
+    assert calls["calls"] == total // 50
+
+
 async def test_a_login_redis_starts_refusing_is_named_and_emit_async_gives_up_in_time(
     redis_server: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:

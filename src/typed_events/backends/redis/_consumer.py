@@ -17,7 +17,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, ClassVar
 
 import anyio
 import anyio.abc
@@ -37,9 +37,10 @@ from typed_events.backends.redis._connection import (
 from typed_events.backends.redis._dead_letter import ENVELOPE_FIELD, REPLAY_FIELD, DeadLetter
 from typed_events.backends.redis._delivery import Delivery, delivery_context
 from typed_events.backends.redis._group import GroupCommands, StreamMessage, Trimmed, text
+from typed_events.backends.redis._screening import Refusal, screen
 from typed_events.backends.redis._workers import Workers
 from typed_events.dispatch import CallEnd, Dispatcher, ListenerOutcome, backoff_delay
-from typed_events.envelope import EnvelopeError, decode
+from typed_events.envelope import Envelope
 from typed_events.errors import DeadLetterReason
 from typed_events.events import Event, EventRegistry
 
@@ -93,8 +94,13 @@ class GroupConsumer:
     finished: anyio.Event = field(default_factory=anyio.Event)
     _read_scope: anyio.CancelScope | None = None
     _next_claim: float = 0.0  # when run() next takes over idle messages
+    _carried: list[bytes] = field(default_factory=list[bytes])  # acks for the next read
     _commands: GroupCommands = field(init=False)
     _outage: OutageWatch = field(init=False)
+    # A batch's last acknowledgements ride with the next read (one round trip, not two).
+    # Not for the ordered partition reader: it hands a partition over only once what it
+    # handled is acknowledged.
+    _carries_acks: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         self._commands = GroupCommands(
@@ -136,6 +142,7 @@ class GroupConsumer:
                     backoff.reset()
                 # Leaving: retries waiting for their backoff stay pending in Redis (taken
                 # over after claim_idle); the ones running finish.
+                await self.ack(self._carried)
         finally:
             self.finished.set()
 
@@ -168,9 +175,10 @@ class GroupConsumer:
 
     async def _read(self, block_ms: int) -> list[StreamMessage]:
         count = self.settings.read_count
-        messages, trimmed = await self._commands.read_now(count)
+        messages, trimmed = await self._read_now_and_ack(count)
         if trimmed is not None:
-            self._report_trimmed(trimmed)
+            trimmed.report(self.stream, self.group)
+            self.settings.on_trimmed(trimmed.count)
         if messages:
             return messages
         with anyio.CancelScope() as self._read_scope:
@@ -181,20 +189,23 @@ class GroupConsumer:
         self._read_scope = None
         return messages
 
-    def _report_trimmed(self, trimmed: Trimmed) -> None:
-        before = f"before {trimmed.before}" if trimmed.before else "up to the stream's start"
-        logger.error(
-            "%d message(s) of %s were trimmed (XADD MAXLEN) before consumer group %s read "
-            "them: ids after %s and %s; they are lost for this group. Raise the "
-            "producers' maxlen, or add consumers",
-            trimmed.count,
-            self.stream,
-            self.group,
-            trimmed.after,
-            before,
-            extra={"stream": self.stream, "group": self.group, "trimmed": trimmed.count},
-        )
-        self.settings.on_trimmed(trimmed.count)
+    async def _read_now_and_ack(self, count: int) -> tuple[list[StreamMessage], Trimmed | None]:
+        """Read without waiting, sending the acknowledgements carried from the last batch."""
+        acks, self._carried = self._carried, []
+        if not acks:
+            return await self._commands.read_now(count)
+        try:
+            read = await self._commands.read_now(count, acks)
+        except RETRYABLE:
+            self._carried[:0] = acks  # maybe not sent: the next round sends them again
+            raise
+        except RedisError:
+            # Refused, the XACK or the read: acknowledge alone (a refusal of that is
+            # logged), then read alone (a refusal of that is the run loop's to handle).
+            await self.ack(acks)
+            return await self._commands.read_now(count)
+        self.in_flight.difference_update(acks)
+        return read
 
     async def _claim_idle(self) -> list[StreamMessage]:
         """Take over messages another consumer left pending for ``claim_idle`` seconds."""
@@ -221,14 +232,22 @@ class GroupConsumer:
         if not messages:
             return
         self.in_flight.update(m.id for m in messages)
+        unended = len(messages)
 
         async def work(message: StreamMessage) -> None:
-            if await self._handle(message, retries):
-                acks.add(message.id)  # now, not when the batch is done
+            nonlocal unended
+            try:
+                if await self._handle(message, retries):
+                    acks.add(message.id)  # now, not when the batch is done
+            finally:
+                unended -= 1
+                if not unended:
+                    acks.batch_ended()
 
         ordered = self.subscription.listener.options.ordered  # one at a time, in order
+        carry = self._carried.extend if self._carries_acks else None
         async with anyio.create_task_group() as tasks:
-            acks = AckPipe(self.ack, tasks)
+            acks = AckPipe(self.ack, tasks, carry)
             limit = 1 if ordered else min(self.settings.max_concurrency, len(messages))
             await Workers(work, iter(messages), limit, tasks).run()
 
@@ -251,53 +270,39 @@ class GroupConsumer:
             return False
 
     async def _handle_message(self, message: StreamMessage, retries: anyio.abc.TaskGroup) -> bool:
-        # Everything that needs no decoding comes first: a message that crashes the
-        # decoder (or this process) must still be counted out by Redis's delivery count.
+        # First what needs no decoding (see _screening), the replay marker.
         replay_for = message.fields.get(_REPLAY_KEY)
         if replay_for is not None and replay_for.decode("utf-8", "replace") != self.group:
             return await self._replay_for_another(message, text(replay_for))
-        raw = message.fields.get(_ENVELOPE_KEY)
-        limit = self.settings.max_retries + 1
-        if message.attempt > limit:
+        settings = self.settings
+        envelope = screen(
+            message,
+            settings.registry,
+            event_id=self.event_id,
+            max_deliveries=settings.max_retries + 1,
+            max_bytes=settings.max_message_bytes,
+        )
+        if isinstance(envelope, Refusal):
+            refusal = envelope
             await self._dead_letter(
-                message,
-                DeadLetterReason.TOO_MANY_DELIVERIES,
-                f"delivered {message.attempt} times, never acknowledged (the consumers "
-                f"crashed or were killed while handling it); the limit is {limit}",
-                raw if raw is not None else json_fields(message.fields),
-            )
+                message, refusal.reason, refusal.detail, refusal.envelope,
+                refusal.envelope_id, refusal.event_type,
+            )  # fmt: skip
             return True
-        if raw is None:
-            found = sorted(text(k) for k in message.fields)
-            await self._dead_letter(
-                message,
-                DeadLetterReason.BAD_ENVELOPE,
-                f"stream entry has no {ENVELOPE_FIELD!r} field "
-                f"(fields: {', '.join(found) or 'none'})",
-                json_fields(message.fields),
-            )
+        context = delivery_context(lambda: self._delivery(message, envelope))
+        dispatcher = settings.dispatcher
+        outcome = dispatcher.attempt_now(self.subscription, envelope.event, context)
+        if not isinstance(outcome, ListenerOutcome):
+            outcome = await outcome  # it suspended (or is not a plain listener)
+        if outcome.exception is None:
+            dispatcher.settle_delivered()
             return True
-        try:
-            envelope = decode(
-                raw,
-                self.settings.registry,
-                max_bytes=self.settings.max_message_bytes,
-                expected_type=self.event_id,
-            )
-        except EnvelopeError as exc:
-            await self._dead_letter(
-                message, exc.reason, exc.detail, raw, exc.envelope_id, exc.event_type
-            )
-            return True
-        except Exception as exc:  # any decoding failure is a poison message, never a crash
-            await self._dead_letter(
-                message,
-                DeadLetterReason.UNDECODABLE,
-                f"decoding raised {describe(exc)}",
-                raw,
-            )
-            return True
-        delivery = Delivery(
+        delivery = self._delivery(message, envelope)
+        raw = message.fields[_ENVELOPE_KEY]
+        return await self._failed(message, envelope.event, raw, delivery, outcome, retries)
+
+    def _delivery(self, message: StreamMessage, envelope: Envelope) -> Delivery:
+        return Delivery(
             envelope.id,
             envelope.source,
             envelope.time,
@@ -309,13 +314,6 @@ class GroupConsumer:
             envelope.extensions,
             self.partition,
         )
-        context = delivery_context(delivery)
-        dispatcher = self.settings.dispatcher
-        outcome = await dispatcher.attempt(self.subscription, envelope.event, context)
-        if outcome.exception is None:
-            await dispatcher.settle(self.subscription, envelope.event, outcome)
-            return True
-        return await self._failed(message, envelope.event, raw, delivery, outcome, retries)
 
     async def _replay_for_another(self, message: StreamMessage, target: str) -> bool:
         """A replay addressed to another group: acknowledged unread, unless that group

@@ -6,7 +6,7 @@ Users import these from :mod:`typed_events.backends.redis`.
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -47,7 +47,9 @@ class Delivery:
     partition: int | None = None
 
 
-_current: contextvars.ContextVar[Delivery | None] = contextvars.ContextVar(
+# A Delivery, or what builds it: most listeners never ask, so the consumer does not build
+# one per message (a frozen dataclass of ten fields costs about a microsecond).
+_current: contextvars.ContextVar[Delivery | Callable[[], Delivery] | None] = contextvars.ContextVar(
     "typed_events_redis_delivery", default=None
 )
 
@@ -57,11 +59,17 @@ def current_delivery() -> Delivery | None:
 
     Works in async and sync listeners (the context is carried into the worker thread).
     """
-    return _current.get()
+    found = _current.get()
+    if found is None or isinstance(found, Delivery):
+        return found
+    delivery = found()
+    _current.set(delivery)  # in the call's own context: built once per call
+    return delivery
 
 
-def delivery_context(delivery: Delivery) -> contextvars.Context:
-    """A copy of the current context in which :func:`current_delivery` returns ``delivery``."""
+def delivery_context(delivery: Delivery | Callable[[], Delivery]) -> contextvars.Context:
+    """A copy of the current context in which :func:`current_delivery` returns ``delivery``
+    (or what ``delivery()`` returns, built when first asked for)."""
     context = contextvars.copy_context()
     context.run(_current.set, delivery)
     return context

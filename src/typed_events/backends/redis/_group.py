@@ -67,6 +67,21 @@ class Trimmed:
     after: str
     before: str
 
+    def report(self, stream: str, group: str) -> None:
+        """Log the loss, as an error naming the stream, the group and the id range."""
+        before = f"before {self.before}" if self.before else "up to the stream's start"
+        logger.error(
+            "%d message(s) of %s were trimmed (XADD MAXLEN) before consumer group %s read "
+            "them: ids after %s and %s; they are lost for this group. Raise the "
+            "producers' maxlen, or add consumers",
+            self.count,
+            stream,
+            group,
+            self.after,
+            before,
+            extra={"stream": stream, "group": group, "trimmed": self.count},
+        )
+
 
 @dataclass
 class GroupCommands:
@@ -151,8 +166,11 @@ class GroupCommands:
             b">",
         )
 
-    async def read_now(self, count: int) -> tuple[list[StreamMessage], Trimmed | None]:
-        """``XREADGROUP`` without waiting, with a look at what trimming took first.
+    async def read_now(
+        self, count: int, acks: Sequence[bytes] = ()
+    ) -> tuple[list[StreamMessage], Trimmed | None]:
+        """``XREADGROUP`` without waiting, with a look at what trimming took first; ``acks``
+        are acknowledged in the same round trip, before the read.
 
         One transaction (``MULTI``: ``XINFO GROUPS``, ``XLEN``, ``XREADGROUP``), so the
         group's position is read in the same instant as the entries after it: the group's
@@ -162,7 +180,7 @@ class GroupCommands:
         """
         # Without +multi +exec (see _check_transactions) the same commands run
         # unatomically: a read by another consumer in between can hide (or double) a report.
-        groups, length, reply = await self._read_now(count)
+        groups, length, reply = await self._read_now(count, acks)
         messages = _new_messages(reply)
         for info in groups:
             if text(info.get("name")) != self.group:
@@ -192,8 +210,14 @@ class GroupCommands:
             return messages, trimmed
         return messages, None
 
-    async def _read_now(self, count: int) -> tuple[list[dict[str, Any]], int, object]:
+    async def _read_now(
+        self, count: int, acks: Sequence[bytes]
+    ) -> tuple[list[dict[str, Any]], int, object]:
         async with self.client.pipeline(transaction=self._atomic) as pipe:
+            if acks:
+                pipe.create_request(
+                    b"XACK", Key(self.stream), self.group, *acks, callback=raw_reply
+                )
             groups = pipe.xinfo_groups(self.stream)
             length = pipe.xlen(self.stream)
             reply = pipe.create_request(

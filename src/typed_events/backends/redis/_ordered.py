@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import anyio
 import anyio.abc
@@ -53,6 +54,7 @@ _BLOCK_MS = 2000  # a stop is noticed at once (the wait is cancelled); Redis los
 class PartitionReader(GroupConsumer):
     """This process's reader of one partition it holds the lease of (see the module)."""
 
+    _carries_acks: ClassVar[bool] = False  # a lease goes only once its messages are acked
     _taken_over: bool = field(default=False, init=False)
     _last_taken: bytes = field(default=b"", init=False)
     _left_pending: bool = field(default=False, init=False)
