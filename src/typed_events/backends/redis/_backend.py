@@ -61,9 +61,9 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
         dead-lettered by consumers.
     :param max_read_bytes: what one read may bring into memory, per listener: each
         ``XREADGROUP`` asks for at most ``max_read_bytes // max_message_bytes`` entries
-        (at least one, at most ``batch_size``), so with envelopes no larger than
-        ``max_message_bytes`` a consumer holds at most this many bytes of messages per
-        listener at once.
+        (at least one, at most ``batch_size``; 100 with the defaults), so with envelopes
+        no larger than ``max_message_bytes`` a consumer holds at most this many bytes of
+        messages per listener at once.
     :param maxlen: approximate cap on each stream's length (``XADD MAXLEN ~``); None
         keeps everything. Trimming can drop messages no group has handled yet.
     :param retry_backoff: seconds before the second delivery; doubles each time after.
@@ -110,7 +110,7 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
         max_retries: int = 5,
         claim_idle: float = 30.0,
         max_message_bytes: int = 1_048_576,
-        max_read_bytes: int = 67_108_864,
+        max_read_bytes: int = 104_857_600,
         maxlen: int | None = None,
         retry_backoff: float = 1.0,
         batch_size: int = 100,

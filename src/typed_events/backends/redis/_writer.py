@@ -14,7 +14,12 @@ from typing import Any
 
 import anyio
 
-from typed_events.backends.redis._client import Client, raw_reply, xadd_arguments
+from typed_events.backends.redis._client import (
+    Client,
+    HeldConnection,
+    raw_reply,
+    xadd_arguments,
+)
 from typed_events.backends.redis._connection import RETRYABLE, Backoff, OutageWatch, RedisError
 from typed_events.backends.redis._dead_letter import ENVELOPE_FIELD
 from typed_events.backends.redis._fence import (
@@ -81,6 +86,7 @@ class StreamWriter:
         self.outage = OutageWatch("writer", user)
         self._sending: list[PendingWrite] = []  # the batch Redis may be storing right now
         self._direct: anyio.Event | None = None  # set when an emit_async's own XADD ends
+        self._held: HeldConnection | None = None  # the connection single XADDs go through
         self._confirming: list[PendingWrite] = []  # stored, no replica confirmed them yet
         self._buffer: deque[PendingWrite] = deque()
         self._failed: list[PendingWrite] = []
@@ -224,9 +230,12 @@ class StreamWriter:
         assert self.client is not None
         if len(batch) == 1:  # one awaited emit: no pipeline to build
             write = batch[0]
+            if self._held is None or self._held.client is not self.client:
+                self._release_held()
+                self._held = HeldConnection(self.client)
             try:
                 arguments = xadd_arguments(write.stream, ENVELOPE_FIELD, write.payload, self.maxlen)
-                return (await self.client.create_request(b"XADD", *arguments, callback=raw_reply),)
+                return (await self._held.send(b"XADD", *arguments),)
             except RETRYABLE:
                 raise
             except Exception as exc:  # a refusal of this write alone
@@ -351,7 +360,13 @@ class StreamWriter:
                 write.written.set()
         _release(self._room)
         _release(self._flushed)
+        self._release_held()
         return unwritten
+
+    def _release_held(self) -> None:
+        if self._held is not None:
+            self._held.release()
+            self._held = None
 
 
 def _release(waiters: list[anyio.Event]) -> None:
