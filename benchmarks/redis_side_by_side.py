@@ -10,10 +10,8 @@ processes (one consumer process, one producer process), with the runs interleave
   ``StreamSub(batch=True)`` (a no-op handler taking the Pydantic model), and the floor:
   pipelined ``XADD``, ``XREADGROUP`` and one ``XACK`` per read, no parsing, with coredis
   and with redis-py (hiredis parser); the faster client is "the floor";
-- batched publish, no consumer: typed-events' sync ``emit`` for every event (the
-  producer yields to the loop once every ``PIPELINE`` emits, where the floor's and
-  FastStream's producers await each pipeline), then ``flush()``, against the floor's
-  pipelined ``XADD``;
+- batched publish, no consumer: typed-events' sync ``emit`` for every event then
+  ``flush()``, against the floor's pipelined ``XADD``;
 - awaited one-at-a-time publish: ``await bus.emit_async(...)`` against FastStream's
   ``await broker.publish(...)``;
 - publish-to-handle latency at a paced ``--rate`` events/s (awaited publishes, the
@@ -144,10 +142,6 @@ async def te_produce(url: str, count: int, mode: str, rate: float) -> None:
         if mode == "batch":
             for n in range(count):
                 bus.emit(Tick(n=n))
-                if n % PIPELINE == PIPELINE - 1:
-                    # Let the writer send what is queued, as the peers' producers do by
-                    # awaiting each pipeline of PIPELINE publishes; a sync emit never yields.
-                    await anyio.sleep(0)
             await backend.flush()
         elif mode == "awaited":
             for n in range(count):

@@ -142,7 +142,8 @@ class GroupConsumer:
                     backoff.reset()
                 # Leaving: retries waiting for their backoff stay pending in Redis (taken
                 # over after claim_idle); the ones running finish.
-                await self.ack(self._carried)
+                carried, self._carried = self._carried, []
+                await self.ack(carried)
         finally:
             self.finished.set()
 
