@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck pytest docs stubs-check bench bench-redis bench-redis-scaling \
-	bench-redis-partitions clean
+	bench-redis-partitions bench-redis-drain clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -60,6 +60,10 @@ bench-redis-scaling: $(STAMP)
 # A partitioned event: 1, 2 and 4 consumer processes on 16 partitions, ordered and unordered.
 bench-redis-partitions: $(STAMP)
 	$(BIN)/python benchmarks/redis_partitions_bench.py $(BENCH_ARGS)
+
+# One consumer draining a pre-filled stream; BENCH_ARGS="--against REV" measures REV beside it.
+bench-redis-drain: $(STAMP)
+	$(BIN)/python benchmarks/redis_drain.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache site

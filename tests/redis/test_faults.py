@@ -291,3 +291,30 @@ async def test_a_consumer_outlives_more_cut_connections_than_its_client_pools(
             emitted.append(n)
             await eventually(lambda: len(seen) == len(emitted), f"event {n} after {n + 1} cuts")
     assert seen == list(range(30))
+
+
+async def test_awaited_emits_outlive_more_cut_connections_than_the_pool_has_places(
+    redis_server: RedisServer,
+) -> None:
+    """An awaited emit keeps one connection; cut under it, the emit still lands (the
+    writer retries it) and the next one takes a new connection: 30 cuts, more than the
+    client's pool has places, and every event is in the stream."""
+    admin = redis_server.client()
+
+    def cut_the_emit_connection() -> None:
+        [emitting] = [c for c in admin.client_list() if c["cmd"] == "xadd"]
+        admin.client_kill(identifier=int(emitting["id"]))
+
+    async def emit_through_cuts() -> None:
+        backend = RedisStreamsBackend(redis_server.url, service="m", consume=False)
+        async with EventBus(events=[Reading], backend=backend) as bus:
+            for n in range(30):
+                await bus.emit_async(Reading(n=n))
+                cut_the_emit_connection()
+            await bus.emit_async(Reading(n=30))
+
+    with anyio.fail_after(60):  # a hang guard: a pool out of places waits for ever
+        await emit_through_cuts()
+    entries = admin.xrange("typed-events:reading")
+    written = [json.loads(e.field_values[b"envelope"])["data"]["n"] for e in entries]
+    assert sorted(set(written)) == list(range(31))
