@@ -469,6 +469,38 @@ async def test_every_way_a_call_ends_before_or_after_it_suspends_is_settled_once
     assert isinstance(stopping.shutdown_report.interrupted_by, KeyboardInterrupt)
 
 
+@pytest.mark.anyio
+async def test_a_call_cut_off_by_the_shutdown_timeout_is_redelivered_on_the_next_start(
+    redis_server: RedisServer,
+) -> None:
+    """Cancelled from outside (the bus stopping), a call is not a failure: counted as
+    redelivered, its message stays pending, and the next consumer runs it again."""
+    attempts: list[int] = []
+    started = anyio.Event()
+
+    @listener(Signup)
+    async def slow_the_first_time(email: str) -> None:
+        delivery = current_delivery()
+        assert delivery is not None
+        attempts.append(delivery.attempt)
+        if len(attempts) == 1:
+            started.set()
+            await anyio.sleep_forever()
+
+    options: dict[str, Any] = {"service": "cut", "claim_idle": 0.3}
+    first = RedisStreamsBackend(redis_server.url, shutdown_timeout=0.2, **options)
+    async with EventBus([slow_the_first_time], backend=first) as bus:
+        bus.emit(Signup(email="a@x"))
+        await started.wait()
+    stats = bus.stats
+    assert (stats.accepted, stats.redelivered, stats.delivered, stats.failed) == (1, 1, 0, 0)
+    second = RedisStreamsBackend(redis_server.url, **options)
+    async with EventBus([slow_the_first_time], backend=second) as bus:
+        await eventually(lambda: len(attempts) == 2, "the call again, elsewhere")
+        await eventually(lambda: bus.stats.delivered == 1, "it delivered")
+    assert attempts == [1, 2]
+
+
 def test_emits_wait_for_a_replica_by_default_on_a_cluster_only() -> None:
     assert RedisStreamsBackend("redis://localhost", service="s").replicas == 0
     assert RedisStreamsBackend("redis://localhost", service="s", replicas=1).replicas == 1
