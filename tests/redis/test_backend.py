@@ -240,6 +240,36 @@ async def test_unwritten_events_are_reported_on_exit_never_dropped(
 
 
 @pytest.mark.anyio
+async def test_a_write_redis_refuses_fails_alone_and_the_rest_of_its_batch_is_written(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One round trip carries many writes; Redis refusing some of them (a key of the
+    wrong type) fails those, says why, and stores the others."""
+    client = redis_server.client()
+    client.set("typed-events:welcome", "not a stream")
+    backend = RedisStreamsBackend(redis_server.url, service="web", consume=False)
+    async with EventBus(events=[Signup, Welcome], backend=backend) as bus:
+        for n in range(10):
+            bus.emit(Signup(email=f"{n}@x"))
+            bus.emit(Welcome(email=f"{n}@x"))
+        await backend.flush()
+        with pytest.raises(RedisWriteError) as refused:
+            await bus.emit_async(Welcome(email="awaited@x"))
+        await bus.emit_async(Signup(email="awaited@x"))
+    assert client.xlen("typed-events:signup") == 11
+    assert str(refused.value) == (
+        "Redis refused to write a 'welcome' event to 'typed-events:welcome': WrongTypeError: "
+        "Operation against a key holding the wrong kind of value"
+    )
+    assert caplog.text.count("Redis refused to write a 'welcome' event") == 11
+    report = bus.shutdown_report
+    assert report is not None
+    assert {c.event for c in report.calls} == {
+        Welcome(email=email) for email in [*(f"{n}@x" for n in range(10)), "awaited@x"]
+    }
+
+
+@pytest.mark.anyio
 async def test_a_full_write_buffer_refuses_sync_emits(redis_server: RedisServer) -> None:
     backend = RedisStreamsBackend(redis_server.url, service="web", max_pending=3)
     async with EventBus(events=[Signup], backend=backend) as bus:

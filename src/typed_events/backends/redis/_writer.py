@@ -17,10 +17,15 @@ import anyio
 from typed_events.backends.redis._client import (
     Client,
     HeldConnection,
-    raw_reply,
     xadd_arguments,
 )
-from typed_events.backends.redis._connection import RETRYABLE, Backoff, OutageWatch, RedisError
+from typed_events.backends.redis._connection import (
+    RETRYABLE,
+    Backoff,
+    OutageWatch,
+    RedisError,
+    describe,
+)
 from typed_events.backends.redis._dead_letter import ENVELOPE_FIELD
 from typed_events.backends.redis._fence import (
     FenceResult,
@@ -226,13 +231,13 @@ class StreamWriter:
             _release(self._room)
 
     async def _xadd(self, batch: list[PendingWrite]) -> tuple[Any, ...]:
-        """One pipeline of ``XADD`` s; each reply is an entry id or the error Redis gave."""
+        """One round trip of ``XADD`` s; each reply is an entry id or the error Redis gave."""
         assert self.client is not None
-        if len(batch) == 1:  # one awaited emit: no pipeline to build
+        if self._held is None or self._held.client is not self.client:
+            self._release_held()
+            self._held = HeldConnection(self.client)
+        if len(batch) == 1:  # one awaited emit: no batch to build
             write = batch[0]
-            if self._held is None or self._held.client is not self.client:
-                self._release_held()
-                self._held = HeldConnection(self.client)
             try:
                 arguments = xadd_arguments(write.stream, ENVELOPE_FIELD, write.payload, self.maxlen)
                 return (await self._held.send(b"XADD", *arguments),)
@@ -240,12 +245,11 @@ class StreamWriter:
                 raise
             except Exception as exc:  # a refusal of this write alone
                 return (exc,)
-        async with self.client.pipeline(transaction=False, raise_on_error=False) as pipe:
-            for write in batch:
-                arguments = xadd_arguments(write.stream, ENVELOPE_FIELD, write.payload, self.maxlen)
-                # Not awaited here: the pipeline collects the request and sends it on exit.
-                pipe.create_request(b"XADD", *arguments, callback=raw_reply)
-        return pipe.results or ()
+        maxlen = self.maxlen
+        argument_lists = [
+            xadd_arguments(write.stream, ENVELOPE_FIELD, write.payload, maxlen) for write in batch
+        ]
+        return tuple(await self._held.send_each(b"XADD", argument_lists))
 
     def _settle(
         self, batch: list[PendingWrite], replies: tuple[Any, ...]
@@ -332,7 +336,8 @@ class StreamWriter:
 
     def _refused(self, write: PendingWrite, reply: Exception) -> None:
         write.error = RedisWriteError(
-            f"Redis refused to write a {write.event.event_id!r} event to {write.stream!r}: {reply}"
+            f"Redis refused to write a {write.event.event_id!r} event to {write.stream!r}: "
+            f"{describe(reply)}"
         )
         logger.error("%s", write.error)
         self._failed.append(write)
