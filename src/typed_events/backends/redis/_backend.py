@@ -16,7 +16,7 @@ from typed_events._routing import Subscription
 from typed_events._settings import require_int, require_seconds
 from typed_events.backends.base import BaseEventEmitterBackend, Lifecycle
 from typed_events.backends.redis._backlog import Backlog, sample
-from typed_events.backends.redis._client import Client, check_url, open_client
+from typed_events.backends.redis._client import Client, HeldConnection, check_url, open_client
 from typed_events.backends.redis._connection import RedisError, cause_of
 from typed_events.backends.redis._consumer import ConsumerSettings, GroupConsumer
 from typed_events.backends.redis._keys import (
@@ -355,6 +355,7 @@ class RedisStreamsBackend(BaseEventEmitterBackend):
             maxlen=self.maxlen,
             user=self.user,
             on_trimmed=self._count_trimmed,
+            reads=HeldConnection(client),
         )
         consumers: dict[tuple[str, str], list[GroupConsumer | OrderedPartitions]] = {}
         for event_id, subscriptions in dispatcher.routing.routes.items():

@@ -203,6 +203,27 @@ class HeldConnection:
         # The batch reads three attributes of a command; _Command has just those.
         return list(await connection.create_request_batch(cast(Any, batch)))
 
+    async def send_all(self, commands: list[tuple[Any, ...]], *, atomic: bool) -> list[Any]:
+        """Send different commands (each ``(name, *arguments)``) in one round trip, as one
+        transaction (``MULTI``/``EXEC``) when ``atomic``; their replies, each as Redis gave
+        it or the error it answered with."""
+        client = self.client
+        if isinstance(client, coredis.RedisCluster):
+            async with client.pipeline(transaction=atomic, raise_on_error=False) as pipe:
+                for name, *arguments in commands:
+                    pipe.create_request(name, *arguments, callback=raw_reply)
+            return list(pipe.results or ())
+        connection = await self._usable()
+        batch = [_Command(name, _plain(tuple(arguments))) for name, *arguments in commands]
+        if not atomic:
+            return list(await connection.create_request_batch(cast(Any, batch)))
+        batch = [_Command(b"MULTI", ()), *batch, _Command(b"EXEC", ())]
+        *queued, executed = await connection.create_request_batch(cast(Any, batch))
+        for reply in (executed, *queued):  # EXECABORT, or a command refused when queued
+            if isinstance(reply, BaseException):
+                raise reply
+        return list(cast(list[Any], executed))
+
     async def _usable(self) -> BaseConnection:
         connection = self._connection
         if connection is None or not connection.usable:

@@ -24,7 +24,7 @@ import anyio.abc
 
 from typed_events._routing import Subscription
 from typed_events.backends.redis._acks import AckPipe, json_fields
-from typed_events.backends.redis._client import Client, trim
+from typed_events.backends.redis._client import Client, HeldConnection, trim
 from typed_events.backends.redis._connection import (
     RETRYABLE,
     Backoff,
@@ -72,6 +72,7 @@ class ConsumerSettings:
     maxlen: int | None
     user: str = "default"
     on_trimmed: Callable[[int], None] = lambda count: None  # counts trimmed unread messages
+    reads: HeldConnection | None = None  # the connection every consumer's reads share
 
     @property
     def read_count(self) -> int:
@@ -103,8 +104,9 @@ class GroupConsumer:
     _carries_acks: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
+        settings = self.settings
         self._commands = GroupCommands(
-            self.settings.client, self.stream, self.group, self.settings.consumer
+            settings.client, self.stream, self.group, settings.consumer, settings.reads
         )
         self._outage = OutageWatch(f"consumer group {self.group}", self.settings.user)
 

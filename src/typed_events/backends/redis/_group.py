@@ -11,14 +11,14 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from coredis import exceptions as errors
 from coredis.response.types import StreamEntry, StreamPendingExt
 from coredis.typing import Key
 
-from typed_events.backends.redis._client import Client, raw_reply
+from typed_events.backends.redis._client import Client, HeldConnection, raw_reply
 
 logger = logging.getLogger("typed_events")
 
@@ -91,15 +91,22 @@ class GroupCommands:
     :ivar stream: the stream key.
     :ivar group: the consumer group.
     :ivar consumer: this process's consumer name in the group.
+    :ivar reads: the connection its reads without waiting go through (one per backend,
+        shared by its consumers; None: one of its own).
     """
 
     client: Client
     stream: str
     group: str
     consumer: str
+    reads: HeldConnection | None = None  # shared by a backend's consumers (None: its own)
     _claim_cursor: bytes = b"0-0"  # where the next XAUTOCLAIM scan starts
     _atomic: bool = True  # read_now in MULTI/EXEC (False: the ACL user may not)
     _counts_lag: bool = True  # False: Redis < 7, XINFO GROUPS has no lag
+    _reads: HeldConnection = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._reads = self.reads or HeldConnection(self.client)
 
     async def create(self) -> None:
         """Create the group (and the stream) if missing; a new group reads the retained stream.
@@ -213,17 +220,21 @@ class GroupCommands:
     async def _read_now(
         self, count: int, acks: Sequence[bytes]
     ) -> tuple[list[dict[str, Any]], int, object]:
-        async with self.client.pipeline(transaction=self._atomic) as pipe:
-            if acks:
-                pipe.create_request(
-                    b"XACK", Key(self.stream), self.group, *acks, callback=raw_reply
-                )
-            groups = pipe.xinfo_groups(self.stream)
-            length = pipe.xlen(self.stream)
-            reply = pipe.create_request(
-                b"XREADGROUP", *self._read_arguments(count), callback=raw_reply
-            )
-        return _infos(await groups), await length, await reply
+        # Raw commands in one request batch on the backend's read connection: this runs
+        # once per read, and a coredis pipeline costs several times the commands' own CPU.
+        key = Key(self.stream)
+        commands: list[tuple[Any, ...]] = [(b"XACK", key, self.group, *acks)] if acks else []
+        commands += [
+            (b"XINFO GROUPS", key),
+            (b"XLEN", key),
+            (b"XREADGROUP", *self._read_arguments(count)),
+        ]
+        replies = await self._reads.send_all(commands, atomic=self._atomic)
+        for reply in replies:
+            if isinstance(reply, BaseException):
+                raise reply  # e.g. NOGROUP: the consumer's loop recreates the group
+        groups, length, read = replies[-3:]
+        return _infos(cast(list[dict[Any, Any]], groups)), int(length), read
 
     async def group_names(self) -> list[str]:
         """The consumer groups of the stream (``XINFO GROUPS``)."""
