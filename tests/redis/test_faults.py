@@ -13,7 +13,7 @@ import anyio
 import anyio.to_thread
 import pytest
 
-from typed_events import Event, EventBus, listener
+from typed_events import Event, EventBus, Listener, listener
 from typed_events.backends.redis import RedisStreamsBackend, current_delivery
 from typed_events.envelope import encode
 
@@ -318,3 +318,41 @@ async def test_awaited_emits_outlive_more_cut_connections_than_the_pool_has_plac
     entries = admin.xrange("typed-events:reading")
     written = [json.loads(e.field_values[b"envelope"])["data"]["n"] for e in entries]
     assert sorted(set(written)) == list(range(31))
+
+
+async def test_consumers_sharing_a_read_connection_outlive_30_cuts_of_it(
+    redis_server: RedisServer,
+) -> None:
+    """A backend's consumers share one connection for their reads without waiting; cut
+    while several of them wait on it, each takes it up again (one new connection, no
+    pool place lost), 30 times over: more than the pool has places."""
+    seen: dict[str, list[int]] = {"a": [], "b": [], "c": []}
+
+    def collecting(name: str) -> Listener[..., Any]:
+        async def collect(event: Reading) -> None:
+            seen[name].append(event.n)
+
+        collect.__qualname__ = f"collect_{name}"
+        return listener(Reading)(collect)
+
+    admin = redis_server.client()
+
+    def read_connections() -> list[int]:
+        return [int(c["id"]) for c in admin.client_list() if c["cmd"] == "exec"]
+
+    async def emit_through_cuts() -> None:
+        backend = RedisStreamsBackend(redis_server.url, service="m", claim_idle=0.5)
+        async with EventBus([collecting(name) for name in seen], backend=backend) as bus:
+            for n in range(30):
+                await bus.emit_async(Reading(n=n))
+                await eventually(
+                    lambda n=n: all(len(got) == n + 1 for got in seen.values()), f"event {n}"
+                )
+                # After a cut the consumers wait out a backoff before reading again.
+                await eventually(lambda: bool(read_connections()), "the read connection")
+                for connection in read_connections():
+                    admin.client_kill(identifier=connection)
+
+    with anyio.fail_after(120):  # a hang guard: a pool out of places waits for ever
+        await emit_through_cuts()
+    assert all(sorted(set(got)) == list(range(30)) for got in seen.values())

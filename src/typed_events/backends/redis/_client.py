@@ -226,10 +226,17 @@ class HeldConnection:
 
     async def _usable(self) -> BaseConnection:
         connection = self._connection
-        if connection is None or not connection.usable:
-            self.release()
-            connection = self._connection = await self.client.connection_pool.get_connection()
-        return connection
+        if connection is not None and connection.usable:
+            return connection
+        self.release()
+        pool = cast(ConnectionPool[Any], self.client.connection_pool)
+        fresh = await pool.get_connection()
+        connection = self._connection
+        if connection is not None and connection.usable:
+            pool.release(fresh)  # another task sharing this one took a new one meanwhile
+            return connection
+        self._connection = fresh
+        return fresh
 
     def release(self) -> None:
         """Give the connection back to the pool."""
