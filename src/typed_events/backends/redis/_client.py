@@ -230,7 +230,7 @@ class HeldConnection:
             return connection
         self.release()
         pool = cast(ConnectionPool[Any], self.client.connection_pool)
-        fresh = await pool.get_connection()
+        fresh: BaseConnection = await pool.get_connection()
         connection = self._connection
         if connection is not None and connection.usable:
             pool.release(fresh)  # another task sharing this one took a new one meanwhile
