@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -337,6 +338,9 @@ async def test_consumers_sharing_a_read_connection_outlive_30_cuts_of_it(
 
     admin = redis_server.client()
 
+    def every_listener_has(count: int) -> Callable[[], bool]:
+        return lambda: all(len(got) == count for got in seen.values())
+
     def read_connections() -> list[int]:
         return [int(c["id"]) for c in admin.client_list() if c["cmd"] == "exec"]
 
@@ -345,9 +349,7 @@ async def test_consumers_sharing_a_read_connection_outlive_30_cuts_of_it(
         async with EventBus([collecting(name) for name in seen], backend=backend) as bus:
             for n in range(30):
                 await bus.emit_async(Reading(n=n))
-                await eventually(
-                    lambda n=n: all(len(got) == n + 1 for got in seen.values()), f"event {n}"
-                )
+                await eventually(every_listener_has(n + 1), f"event {n}")
                 # After a cut the consumers wait out a backoff before reading again.
                 await eventually(lambda: bool(read_connections()), "the read connection")
                 for connection in read_connections():
