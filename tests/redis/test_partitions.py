@@ -13,8 +13,10 @@ import pytest
 from typed_events import Event, EventBus, listener
 from typed_events._partitioning import partition_of
 from typed_events.backends.redis import Delivery, RedisStreamsBackend, current_delivery
+from typed_events.backends.redis._client import Client
 from typed_events.backends.redis._lease_scripts import describe
 from typed_events.backends.redis._partitions import PartitionKeys
+from typed_events.envelope import encode
 from typed_events.errors import ConfigurationError
 
 from .conftest import RedisServer
@@ -252,6 +254,44 @@ async def test_an_ordered_listener_keeps_each_keys_order_across_a_redis_kill_9_a
     assert stats.failed == stats.dropped == 0
     assert consumer.shutdown_report is not None
     assert consumer.shutdown_report.clean
+
+
+async def test_an_entry_a_lost_read_delivered_is_handled_before_the_next_one(
+    redis_server: RedisServer,
+) -> None:
+    """A read whose reply was lost (Redis killed, the connection cut) has delivered an entry
+    the ordered reader never saw: it is pending for the reader, before everything after it.
+    The reader takes the partition over again first, so the key's order holds."""
+    handled: list[int] = []
+
+    @listener(Moved, ordered=True)
+    async def in_order(event: Moved) -> None:
+        handled.append(event.seq)
+
+    admin = redis_server.client()
+    stream, group = "typed-events:moved:0", f"moves:{in_order.name}"
+    reader = backend(redis_server, partitions=1)
+
+    async def add_unseen(client: Client) -> None:
+        # One transaction: the entry is added and delivered to the reader's consumer name
+        # before Redis serves the reader's own blocked read, which so never sees it.
+        async with client.pipeline(transaction=True) as pipe:
+            pipe.xadd(stream, {"envelope": encode(Moved(key="k", seq=2), source="/t")})
+            pipe.xreadgroup(group, reader.consumer_name, {stream: ">"}, count=1)
+
+    def blocked_reads() -> list[int]:
+        return [int(c["id"]) for c in admin.client_list() if c["cmd"] == "xreadgroup"]
+
+    async with EventBus([in_order], backend=reader) as bus:
+        bus.emit(Moved(key="k", seq=1))
+        await eventually(lambda: handled == [1], "the first event")
+        await eventually(lambda: bool(blocked_reads()), "the reader to wait")
+        admin.run(add_unseen)
+        for connection in blocked_reads():
+            admin.client_kill(identifier=connection)  # its read fails: a reply is lost
+        bus.emit(Moved(key="k", seq=3))
+        await eventually(lambda: len(handled) == 3, "the unseen entry and the next")
+    assert handled == [1, 2, 3]
 
 
 async def test_a_message_redis_refuses_a_command_about_is_handled_again_before_the_next(

@@ -164,15 +164,17 @@ def xadd_arguments(stream: str, field: str, payload: bytes, maxlen: int | None) 
 
 
 class HeldConnection:
-    """One pooled connection kept for one caller's writes (the stream writer's).
+    """One pooled connection kept for commands that never block: the stream writer's, and
+    the reads without waiting of a backend's consumers (each user holds one).
 
     A command sent through the client takes a pool place, a retry policy and a telemetry
     span each time: a quarter of an awaited ``XADD``'s CPU here (254 vs 187 us per call);
     a pipeline of them costs about 15 us of CPU per ``XADD`` where the same commands sent
-    as one batch on the connection cost 8.5 (benchmarks/README.md). A connection that
-    died is given back (its place too, see :class:`_Pool`) and the next write takes a
-    new one. A cluster has no one connection: there writes go through the client, and
-    batches through a pipeline (which sends each command to its slot's node).
+    as one request batch on the connection cost 8.5 (benchmarks/README.md). A connection
+    that died is given back (its place too, see :class:`_Pool`) and the next command
+    takes a new one, once for all the tasks sharing it. A cluster has no one connection:
+    there commands go through the client, and batches through a pipeline (which sends
+    each command to its slot's node).
     """
 
     def __init__(self, client: Client) -> None:
@@ -186,22 +188,6 @@ class HeldConnection:
             return await client.create_request(command, *arguments, callback=raw_reply)
         connection = await self._usable()
         return await connection.create_request(command, *_plain(arguments), decode=False)
-
-    async def send_each(self, command: bytes, argument_lists: list[tuple[Any, ...]]) -> list[Any]:
-        """Send ``command`` once per argument list, in one round trip; each reply as Redis
-        gave it, or the error Redis answered that one with (a lost connection: its error
-        for every command it did not answer)."""
-        client = self.client
-        if isinstance(client, coredis.RedisCluster):
-            async with client.pipeline(transaction=False, raise_on_error=False) as pipe:
-                for arguments in argument_lists:
-                    # Not awaited here: the pipeline collects the request and sends it on exit.
-                    pipe.create_request(command, *arguments, callback=raw_reply)
-            return list(pipe.results or ())
-        connection = await self._usable()
-        batch = [_Command(command, _plain(arguments)) for arguments in argument_lists]
-        # The batch reads three attributes of a command; _Command has just those.
-        return list(await connection.create_request_batch(cast(Any, batch)))
 
     async def send_all(self, commands: list[tuple[Any, ...]], *, atomic: bool) -> list[Any]:
         """Send different commands (each ``(name, *arguments)``) in one round trip, as one

@@ -135,6 +135,7 @@ class GroupConsumer:
                         await self._round(retries, backoff)
                     except RETRYABLE as exc:
                         self._outage.failed(exc)
+                        self._reply_lost()
                         await sleep_unless(self.stopping, backoff.next_delay())
                         continue
                     except RedisError as exc:
@@ -148,6 +149,9 @@ class GroupConsumer:
                 await self.ack(carried)
         finally:
             self.finished.set()
+
+    def _reply_lost(self) -> None:
+        """Entries a lost read delivered stay pending: the claim of idle ones takes them."""
 
     async def _round(self, retries: anyio.abc.TaskGroup, backoff: Backoff) -> None:
         """One turn of :meth:`run`: take over idle messages when due, then read new ones."""
@@ -286,11 +290,7 @@ class GroupConsumer:
             max_bytes=settings.max_message_bytes,
         )
         if isinstance(envelope, Refusal):
-            refusal = envelope
-            await self._dead_letter(
-                message, refusal.reason, refusal.detail, refusal.envelope,
-                refusal.envelope_id, refusal.event_type,
-            )  # fmt: skip
+            await self._dead_letter(message, *envelope)  # reason, detail, envelope, id, type
             return True
         context = delivery_context(lambda: self._delivery(message, envelope))
         dispatcher = settings.dispatcher

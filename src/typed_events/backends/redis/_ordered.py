@@ -66,6 +66,11 @@ class PartitionReader(GroupConsumer):
         else:
             await self._handle_batch(await self._read(_BLOCK_MS), retries)
 
+    def _reply_lost(self) -> None:
+        # Entries a lost read delivered are pending for this reader, before everything it
+        # would read next: take the partition over again, from its oldest pending entry.
+        self._taken_over = False
+
     async def _take_over_one(self, retries: anyio.abc.TaskGroup, backoff: Backoff) -> None:
         """Handle the oldest pending entries of the group; none left: the take-over is done.
 

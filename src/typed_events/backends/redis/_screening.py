@@ -7,7 +7,7 @@ Redis's delivery count. Any decoding failure is a poison message, never a crash.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from typed_events.backends.redis._acks import json_fields
 from typed_events.backends.redis._connection import describe
@@ -22,9 +22,9 @@ __all__ = ["Refusal", "screen"]
 _ENVELOPE_KEY = ENVELOPE_FIELD.encode()
 
 
-@dataclass(frozen=True)
-class Refusal:
-    """Why a message goes to the dead-letter stream unrun.
+class Refusal(NamedTuple):
+    """Why a message goes to the dead-letter stream unrun (in the order
+    ``GroupConsumer._dead_letter`` takes them).
 
     :ivar reason: a :class:`DeadLetterReason` value.
     :ivar detail: what was wrong, for the operator.

@@ -91,7 +91,7 @@ class StreamWriter:
         self.outage = OutageWatch("writer", user)
         self._sending: list[PendingWrite] = []  # the batch Redis may be storing right now
         self._direct: anyio.Event | None = None  # set when an emit_async's own XADD ends
-        self._held: HeldConnection | None = None  # the connection single XADDs go through
+        self._held: HeldConnection | None = None  # the connection its XADDs go through
         self._confirming: list[PendingWrite] = []  # stored, no replica confirmed them yet
         self._buffer: deque[PendingWrite] = deque()
         self._failed: list[PendingWrite] = []
@@ -246,10 +246,11 @@ class StreamWriter:
             except Exception as exc:  # a refusal of this write alone
                 return (exc,)
         maxlen = self.maxlen
-        argument_lists = [
-            xadd_arguments(write.stream, ENVELOPE_FIELD, write.payload, maxlen) for write in batch
+        commands = [
+            (b"XADD", *xadd_arguments(write.stream, ENVELOPE_FIELD, write.payload, maxlen))
+            for write in batch
         ]
-        return tuple(await self._held.send_each(b"XADD", argument_lists))
+        return tuple(await self._held.send_all(commands, atomic=False))
 
     def _settle(
         self, batch: list[PendingWrite], replies: tuple[Any, ...]
